@@ -1,0 +1,134 @@
+//! Fan-out to several collectors.
+//!
+//! The children live in an [`ArcSwap`]ed list: `emit` loads it without a
+//! lock, and `add` publishes a new list with one more child (a
+//! read-copy-update), so children can be added while other threads emit.
+//! Each child runs under `catch_unwind`: a child that panics does not keep
+//! the event from the children after it, and the panic is reported by the
+//! next `flush`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::collector::{Collector, Error};
+use crate::event::Event;
+
+/// Sends every event to each of its children.
+///
+/// ```
+/// use std::sync::Arc;
+/// use agent_audit::{CompositeCollector, Event, MemoryCollector};
+///
+/// let a = Arc::new(MemoryCollector::new());
+/// let b = Arc::new(MemoryCollector::new());
+/// let both = CompositeCollector::new(vec![a.clone() as _]);
+/// both.add(b.clone());
+/// both.emit(Event::default());
+/// assert_eq!((a.len(), b.len()), (1, 1));
+/// ```
+pub struct CompositeCollector {
+    children: ArcSwap<Vec<Arc<dyn Collector>>>,
+    /// Panics caught in `emit`, reported by the next `flush`. Touched only
+    /// when a child panics.
+    failures: Mutex<Vec<Error>>,
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(s) => (*s).to_string(),
+            Err(_) => "non-string panic payload".into(),
+        },
+    }
+}
+
+impl CompositeCollector {
+    /// A composite of `children`.
+    pub fn new(children: Vec<Arc<dyn Collector>>) -> Self {
+        CompositeCollector {
+            children: ArcSwap::from_pointee(children),
+            failures: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds a child; events emitted after this returns reach it.
+    pub fn add(&self, child: Arc<dyn Collector>) {
+        self.children.rcu(|current| {
+            let mut next = Vec::with_capacity(current.len() + 1);
+            next.extend(current.iter().cloned());
+            next.push(child.clone());
+            next
+        });
+    }
+
+    /// The number of children.
+    pub fn len(&self) -> usize {
+        self.children.load().len()
+    }
+
+    /// Whether there is no child.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn record(&self, error: Error) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.push(error);
+    }
+
+    /// Sends `event` to every child: a clone to each but the last, which
+    /// gets the event itself.
+    pub fn emit(&self, event: Event) {
+        let children = self.children.load();
+        let Some((last, rest)) = children.split_last() else {
+            return;
+        };
+        for child in rest {
+            let ev = event.clone();
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| child.emit(ev))) {
+                self.record(Error::Panicked(panic_message(p)));
+            }
+        }
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| last.emit(event))) {
+            self.record(Error::Panicked(panic_message(p)));
+        }
+    }
+
+    /// Flushes every child, even after one fails, and reports every error
+    /// (including panics caught in `emit` since the last flush).
+    pub fn flush(&self) -> Result<(), Error> {
+        let mut errors =
+            std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()));
+        for child in self.children.load().iter() {
+            match catch_unwind(AssertUnwindSafe(|| child.flush())) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e),
+                Err(p) => errors.push(Error::Panicked(panic_message(p))),
+            }
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Many(errors)),
+        }
+    }
+}
+
+impl Default for CompositeCollector {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}
+
+impl Collector for CompositeCollector {
+    #[inline]
+    fn emit(&self, event: Event) {
+        CompositeCollector::emit(self, event)
+    }
+    fn flush(&self) -> Result<(), Error> {
+        CompositeCollector::flush(self)
+    }
+}

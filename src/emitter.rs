@@ -1,0 +1,423 @@
+//! The emitter: one method per event type, with the reference's rules.
+//!
+//! * the emitter's session id is stamped on every event;
+//! * `turn_start` returns the turn id, generating 12 lowercase hex
+//!   characters when none (or an empty one) is given;
+//! * previews (`prompt`, `content`, `args`, `result`) keep their first 200
+//!   characters, counted as Unicode scalar values like Python slicing, so a
+//!   character is never cut;
+//! * without a collector, events go to a new [`MemoryCollector`].
+//!
+//! Unlike the reference, no lock serialises emitters: the emitter is
+//! `Sync` and each method goes straight to the collector.
+//!
+//! Every method takes the event's own arguments first and the optional
+//! `agent` and `turn` ids last.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use smol_str::SmolStr;
+
+use crate::collector::{Collector, Error};
+use crate::event::*;
+use crate::memory::MemoryCollector;
+use crate::value::Number;
+
+/// How many characters of a prompt, response, argument list or result a
+/// preview keeps.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// The first [`PREVIEW_CHARS`] characters of `text`.
+pub fn preview(text: &str) -> SmolStr {
+    match text.char_indices().nth(PREVIEW_CHARS) {
+        Some((end, _)) => SmolStr::new(&text[..end]),
+        None => SmolStr::new(text),
+    }
+}
+
+/// A fresh 12-character lowercase hex id.
+pub fn generate_turn_id() -> SmolStr {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // A randomly keyed SipHash of a process-wide counter: unpredictable
+    // across processes, distinct within one (up to 2^48 ids).
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let bits = h.finish() & 0xffff_ffff_ffff;
+    let mut out = [0u8; 12];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = b"0123456789abcdef"[(bits >> (44 - 4 * i) & 0xf) as usize];
+    }
+    // Hex digits are ASCII.
+    SmolStr::new(std::str::from_utf8(&out).unwrap_or("000000000000"))
+}
+
+/// Builds events and hands them to a collector.
+///
+/// ```
+/// use agent_audit::Emitter;
+///
+/// let emitter = Emitter::new().with_session("s-1");
+/// let turn = emitter.turn_start("What is 2+2?", Some("agent-1"), None);
+/// emitter.tool_call_attempt("calculator", "{\"expr\": \"2+2\"}", Some("agent-1"), Some(&turn));
+/// emitter.turn_end("4", 1, Some("agent-1"), Some(&turn));
+///
+/// let events = emitter.memory().unwrap().snapshot();
+/// assert_eq!(events.len(), 3);
+/// assert!(events.iter().all(|e| e.session_id.as_deref() == Some("s-1")));
+/// assert_eq!(turn.len(), 12);
+/// ```
+#[derive(Clone)]
+pub struct Emitter {
+    collector: Arc<dyn Collector>,
+    memory: Option<Arc<MemoryCollector>>,
+    session_id: Option<SmolStr>,
+}
+
+impl Default for Emitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn ids(agent: Option<&str>, turn: Option<&str>) -> (Option<SmolStr>, Option<SmolStr>) {
+    (agent.map(SmolStr::new), turn.map(SmolStr::new))
+}
+
+impl Emitter {
+    /// An emitter into a new in-memory collector, without a session id.
+    pub fn new() -> Emitter {
+        let memory = Arc::new(MemoryCollector::new());
+        Emitter {
+            collector: memory.clone(),
+            memory: Some(memory),
+            session_id: None,
+        }
+    }
+
+    /// An emitter into `collector`.
+    pub fn with_collector(collector: Arc<dyn Collector>) -> Emitter {
+        Emitter {
+            collector,
+            memory: None,
+            session_id: None,
+        }
+    }
+
+    /// Sets the session id stamped on every event.
+    pub fn with_session(mut self, session_id: impl Into<SmolStr>) -> Emitter {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// The session id stamped on every event.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The collector events go to.
+    pub fn collector(&self) -> &Arc<dyn Collector> {
+        &self.collector
+    }
+
+    /// The in-memory collector, when the emitter made its own.
+    pub fn memory(&self) -> Option<&Arc<MemoryCollector>> {
+        self.memory.as_ref()
+    }
+
+    /// Stamps the session id on `event` and emits it.
+    #[inline]
+    pub fn emit(&self, mut event: Event) {
+        event.session_id = self.session_id.clone();
+        self.collector.emit(event);
+    }
+
+    /// Flushes the collector.
+    pub fn flush(&self) -> Result<(), Error> {
+        self.collector.flush()
+    }
+
+    #[inline]
+    fn send(&self, kind: impl Into<Kind>, agent: Option<&str>, turn: Option<&str>) {
+        let (agent_id, turn_id) = ids(agent, turn);
+        let mut event = Event::new(kind);
+        event.agent_id = agent_id;
+        event.turn_id = turn_id;
+        self.emit(event);
+    }
+
+    /// `turn_start`; returns the turn id (`turn`, or a generated one when
+    /// `turn` is `None` or empty).
+    pub fn turn_start(&self, prompt: &str, agent: Option<&str>, turn: Option<&str>) -> SmolStr {
+        let turn_id = match turn {
+            Some(t) if !t.is_empty() => SmolStr::new(t),
+            _ => generate_turn_id(),
+        };
+        let kind = TurnStart {
+            prompt_preview: preview(prompt),
+        };
+        self.send(kind, agent, Some(&turn_id));
+        turn_id
+    }
+
+    /// `turn_end` with the response preview and the number of tool calls.
+    pub fn turn_end(
+        &self,
+        content: &str,
+        function_calls: i64,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = TurnEnd {
+            content_preview: preview(content),
+            function_calls_count: function_calls,
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `tool_call_attempt` with the arguments preview.
+    pub fn tool_call_attempt(
+        &self,
+        tool: &str,
+        args: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = ToolCallAttempt {
+            tool_name: tool.into(),
+            arguments_preview: preview(args),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `tool_call_complete` with status, duration and result preview.
+    pub fn tool_call_complete(
+        &self,
+        tool: &str,
+        status: &str,
+        duration_ms: f64,
+        result: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = ToolCallComplete {
+            tool_name: tool.into(),
+            status: status.into(),
+            duration_ms: Number::Float(duration_ms),
+            result_preview: preview(result),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `tool_call_failure` (severity `error`).
+    pub fn tool_call_failure(
+        &self,
+        tool: &str,
+        error_type: &str,
+        error_message: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = ToolCallFailure {
+            tool_name: tool.into(),
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `tool_policy_decision`.
+    pub fn tool_policy_decision(
+        &self,
+        tool: &str,
+        action: &str,
+        policy_source: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = ToolPolicyDecision {
+            tool_name: tool.into(),
+            action: action.into(),
+            policy_source: policy_source.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `sandbox_decision`.
+    pub fn sandbox_decision(
+        &self,
+        tool: &str,
+        context: &str,
+        reason: &str,
+        backend_type: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = SandboxDecision {
+            tool_name: tool.into(),
+            context: context.into(),
+            reason: reason.into(),
+            backend_type: backend_type.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `tool_loop_warning` (severity `warning`); `level` is the detector's
+    /// own `severity_level`.
+    pub fn tool_loop_warning(
+        &self,
+        tool: &str,
+        pattern: &str,
+        level: &str,
+        call_count: i64,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = ToolLoopWarning {
+            tool_name: tool.into(),
+            pattern: pattern.into(),
+            severity_level: level.into(),
+            call_count,
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `tool_loop_block` (severity `error`).
+    pub fn tool_loop_block(
+        &self,
+        tool: &str,
+        pattern: &str,
+        call_count: i64,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = ToolLoopBlock {
+            tool_name: tool.into(),
+            pattern: pattern.into(),
+            call_count,
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `hook_mutation`.
+    pub fn hook_mutation(
+        &self,
+        hook: &str,
+        tool: &str,
+        field: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = HookMutation {
+            hook_name: hook.into(),
+            tool_name: tool.into(),
+            mutated_field: field.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `error` (severity `error`).
+    pub fn error(
+        &self,
+        error_type: &str,
+        message: &str,
+        context: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = crate::event::Error {
+            error_type: error_type.into(),
+            error_message: message.into(),
+            error_context: context.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `skill_used`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn skill_used(
+        &self,
+        skill: &str,
+        version: &str,
+        outcome: &str,
+        duration_ms: f64,
+        triggered_automatically: bool,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = SkillUsed {
+            skill_name: skill.into(),
+            version: version.into(),
+            outcome: outcome.into(),
+            duration_ms: Number::Float(duration_ms),
+            triggered_automatically,
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `skill_authored`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn skill_authored(
+        &self,
+        skill: &str,
+        version: &str,
+        source_path: &str,
+        tool_count: i64,
+        unique_tools: &[&str],
+        confirmed_by_user: bool,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = SkillAuthored {
+            skill_name: skill.into(),
+            version: version.into(),
+            source_path: source_path.into(),
+            tool_count,
+            unique_tools: unique_tools.iter().map(SmolStr::new).collect(),
+            confirmed_by_user,
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `skill_feedback`.
+    pub fn skill_feedback(
+        &self,
+        skill: &str,
+        rating: &str,
+        reason: &str,
+        source: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = SkillFeedback {
+            skill_name: skill.into(),
+            rating: rating.into(),
+            reason: reason.into(),
+            source: source.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// `agent_switch`.
+    pub fn agent_switch(
+        &self,
+        from: &str,
+        to: &str,
+        reason: &str,
+        agent: Option<&str>,
+        turn: Option<&str>,
+    ) {
+        let kind = AgentSwitch {
+            from_agent: from.into(),
+            to_agent: to.into(),
+            reason: reason.into(),
+        };
+        self.send(kind, agent, turn);
+    }
+
+    /// A `base` event (the bare envelope).
+    pub fn base(&self, agent: Option<&str>, turn: Option<&str>) {
+        self.send(Base {}, agent, turn);
+    }
+}

@@ -1,0 +1,57 @@
+//! Typed audit events for AI agents, carried from the agent's threads to
+//! memory and to JSONL files at a cost of nanoseconds.
+//!
+//! `agent-audit` rebuilds the audit system of the Calute (now Xerxes) agent
+//! framework in Rust. It keeps the reference's event schema and its file
+//! format byte for byte, and replaces its locks with lock-free structures.
+//!
+//! # Map of the crate
+//!
+//! * [`event`]: the sixteen event types, the envelope, [`Event`].
+//! * [`value`]: ordered JSON values for metadata ([`Value`], [`Map`]).
+//! * [`Severity`] and [`Timestamp`]: the typed envelope fields.
+//! * [`json`]: writing both line formats, parsing either.
+//! * [`Collector`]: where events go; [`MemoryCollector`] keeps them in a
+//!   lock-free log with O(1) snapshots, [`CompositeCollector`] fans out.
+//! * [`Emitter`]: one method per event type, the reference's rules.
+//!
+//! ```
+//! use agent_audit::{Emitter, json::{self, Format}};
+//!
+//! let emitter = Emitter::new().with_session("session-7");
+//! let turn = emitter.turn_start("Find the report", Some("agent-1"), None);
+//! emitter.tool_call_attempt("web_search", r#"{"q": "report"}"#, Some("agent-1"), Some(&turn));
+//!
+//! for event in emitter.memory().unwrap().snapshot().iter() {
+//!     print!("{}", json::to_line(event, Format::Compact));
+//! }
+//! ```
+
+pub mod collector;
+pub mod composite;
+pub mod emitter;
+pub mod event;
+pub mod json;
+pub mod memory;
+mod segvec;
+mod serde_impls;
+mod severity;
+mod sync;
+mod timestamp;
+pub mod value;
+
+pub use collector::{Collector, Error};
+pub use composite::CompositeCollector;
+pub use emitter::Emitter;
+pub use event::{Event, Kind};
+pub use json::Format;
+pub use memory::{MemoryCollector, Snapshot};
+pub use severity::Severity;
+pub use smol_str::SmolStr;
+pub use timestamp::Timestamp;
+pub use value::{Map, Number, Value};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,282 @@
+//! Event timestamps: taken as an integer, written as Python's `isoformat`.
+//!
+//! A producer only reads the clock (`clock_gettime` through the vDSO, no
+//! system call) and stores microseconds since the Unix epoch; the writer
+//! thread turns them into text. The text is what the reference writes,
+//! `datetime.now(UTC).isoformat()`:
+//!
+//! ```text
+//! 2026-11-23T03:24:42.940778+00:00
+//! 2026-11-23T03:24:42+00:00          (microsecond 0: no fraction)
+//! ```
+//!
+//! A timestamp read from a log in any other shape (another offset, fewer
+//! digits, not a date at all) is kept as its text and written back as is.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smol_str::SmolStr;
+
+/// When an event was created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timestamp(Repr);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Repr {
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    Micros(i64),
+    /// Text from a log that is not in canonical form.
+    Text(SmolStr),
+}
+
+const MICROS_PER_SEC: i64 = 1_000_000;
+const SECS_PER_DAY: i64 = 86_400;
+
+impl Timestamp {
+    /// The current time, to the microsecond.
+    #[inline]
+    pub fn now() -> Timestamp {
+        let micros = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_micros() as i64,
+            Err(e) => -(e.duration().as_micros() as i64),
+        };
+        Timestamp(Repr::Micros(micros))
+    }
+
+    /// A timestamp at `micros` microseconds since the Unix epoch.
+    pub const fn from_unix_micros(micros: i64) -> Timestamp {
+        Timestamp(Repr::Micros(micros))
+    }
+
+    /// Microseconds since the Unix epoch, unless this timestamp was read
+    /// from a log in a non-canonical shape.
+    pub fn unix_micros(&self) -> Option<i64> {
+        match self.0 {
+            Repr::Micros(m) => Some(m),
+            Repr::Text(_) => None,
+        }
+    }
+
+    /// Reads a timestamp from its text. Canonical text (exactly what
+    /// [`Timestamp::write_iso`] produces) becomes an integer; anything else
+    /// is kept verbatim, so this never fails and never alters the text.
+    pub fn parse(text: &str) -> Timestamp {
+        match parse_canonical(text.as_bytes()) {
+            Some(m) => Timestamp(Repr::Micros(m)),
+            None => Timestamp(Repr::Text(text.into())),
+        }
+    }
+
+    /// Appends the ISO-8601 text (without quotes) to `out`.
+    pub fn write_iso(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Micros(m) => write_micros(*m, out),
+            Repr::Text(t) => out.extend_from_slice(t.as_bytes()),
+        }
+    }
+
+    /// The text as raw log text, when the timestamp was not canonical.
+    pub(crate) fn raw_text(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Text(t) => Some(t),
+            Repr::Micros(_) => None,
+        }
+    }
+}
+
+impl Default for Timestamp {
+    /// The current time.
+    fn default() -> Self {
+        Timestamp::now()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = Vec::with_capacity(32);
+        self.write_iso(&mut buf);
+        f.write_str(&String::from_utf8_lossy(&buf))
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+/// The classic era-based algorithm: exact for every `i64` day count we can
+/// reach from microseconds.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn push2(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+}
+
+fn write_micros(micros: i64, out: &mut Vec<u8>) {
+    let secs = micros.div_euclid(MICROS_PER_SEC);
+    let frac = micros.rem_euclid(MICROS_PER_SEC) as u32;
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let sod = secs.rem_euclid(SECS_PER_DAY) as u32;
+    let (year, month, day) = civil_from_days(days);
+    if (0..10_000).contains(&year) {
+        let y = year as u32;
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        // Outside Python's datetime range; still unambiguous text.
+        out.extend_from_slice(itoa::Buffer::new().format(year).as_bytes());
+    }
+    out.push(b'-');
+    push2(out, month);
+    out.push(b'-');
+    push2(out, day);
+    out.push(b'T');
+    push2(out, sod / 3600);
+    out.push(b':');
+    push2(out, sod / 60 % 60);
+    out.push(b':');
+    push2(out, sod % 60);
+    if frac != 0 {
+        out.push(b'.');
+        let mut digits = [b'0'; 6];
+        let mut f = frac;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        out.extend_from_slice(&digits);
+    }
+    out.extend_from_slice(b"+00:00");
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    s.iter().try_fold(0u32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
+}
+
+/// Parses exactly the canonical shape; `None` for anything that would not
+/// be written back byte for byte.
+fn parse_canonical(s: &[u8]) -> Option<i64> {
+    let (head, frac) = match s.len() {
+        25 => (s, 0),
+        32 if s[19] == b'.' => {
+            let f = digits(&s[20..26])?;
+            if f == 0 {
+                return None; // Python would have omitted ".000000"
+            }
+            (s, f)
+        }
+        _ => return None,
+    };
+    let tail = &s[s.len() - 6..];
+    if tail != b"+00:00"
+        || head[4] != b'-'
+        || head[7] != b'-'
+        || head[10] != b'T'
+        || head[13] != b':'
+        || head[16] != b':'
+    {
+        return None;
+    }
+    let year = digits(&head[0..4])?;
+    let month = digits(&head[5..7])?;
+    let day = digits(&head[8..10])?;
+    let hour = digits(&head[11..13])?;
+    let minute = digits(&head[14..16])?;
+    let second = digits(&head[17..19])?;
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_len = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if year == 0 || day == 0 || day > month_len || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let secs = days * SECS_PER_DAY + i64::from(hour * 3600 + minute * 60 + second);
+    Some(secs * MICROS_PER_SEC + i64::from(frac))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(m: i64) -> String {
+        Timestamp::from_unix_micros(m).to_string()
+    }
+
+    #[test]
+    fn formats_like_python_isoformat() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(iso(1), "1970-01-01T00:00:00.000001+00:00");
+        assert_eq!(
+            iso(1_795_404_282_940_778),
+            "2026-11-23T03:24:42.940778+00:00"
+        );
+        assert_eq!(iso(951_782_400_000_000), "2000-02-29T00:00:00+00:00");
+        assert_eq!(iso(-1), "1969-12-31T23:59:59.999999+00:00");
+    }
+
+    #[test]
+    fn canonical_text_round_trips_through_micros() {
+        for m in [
+            0,
+            1,
+            999_999,
+            1_795_404_282_940_778,
+            -62_135_596_800_000_000,
+            253_402_300_799_999_999,
+        ] {
+            let text = iso(m);
+            let t = Timestamp::parse(&text);
+            assert_eq!(t.unix_micros(), Some(m), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_round_trips() {
+        for days in -146_097..146_097 {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_kept_verbatim() {
+        for text in [
+            "2026-11-23T03:24:42.000000+00:00",
+            "2026-11-23T03:24:42.94+00:00",
+            "2026-11-23T03:24:42+05:00",
+            "2026-02-30T00:00:00+00:00",
+            "2026-11-23 03:24:42+00:00",
+            "yesterday",
+            "",
+        ] {
+            let t = Timestamp::parse(text);
+            assert_eq!(t.unix_micros(), None, "{text}");
+            assert_eq!(t.to_string(), text);
+        }
+    }
+}
