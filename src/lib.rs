@@ -13,6 +13,8 @@
 //! * [`json`]: writing both line formats, parsing either.
 //! * [`Collector`]: where events go; [`MemoryCollector`] keeps them in a
 //!   lock-free log with O(1) snapshots, [`CompositeCollector`] fans out.
+//! * [`sink`]: [`JsonlSink`], JSONL files through a lock-free queue and a
+//!   writer thread: batching, backpressure, durable flush, faults, rotation.
 //! * [`Emitter`]: one method per event type, the reference's rules.
 //!
 //! ```
@@ -36,6 +38,7 @@ pub mod memory;
 mod segvec;
 mod serde_impls;
 mod severity;
+pub mod sink;
 mod sync;
 mod timestamp;
 pub mod value;
@@ -47,6 +50,7 @@ pub use event::{Event, Kind};
 pub use json::Format;
 pub use memory::{MemoryCollector, Snapshot};
 pub use severity::Severity;
+pub use sink::{JsonlSink, SinkStats};
 pub use smol_str::SmolStr;
 pub use timestamp::Timestamp;
 pub use value::{Map, Number, Value};

@@ -1,0 +1,586 @@
+//! The JSONL sink: a bounded lock-free queue in front of one writer thread.
+//!
+//! ```text
+//!  producers ── push(Event) ──► ArrayQueue<Msg> (bounded, MPMC) ──► writer thread
+//!     │                                                                 │
+//!     └─ wake the writer only if it sleeps                 serialise a batch into one
+//!                                                           reused buffer, write(2) it
+//! ```
+//!
+//! **Producer side** ([`JsonlSink::emit`]): the event (already stamped when
+//! it was built) moves into a slot of a `crossbeam` `ArrayQueue`; then one
+//! fence and one load decide whether the writer sleeps and needs an unpark.
+//! No allocation, no formatting, no system call, no lock. When the queue is
+//! full the sink is **lossless by default**: the producer spins briefly,
+//! then waits on a condition variable until the writer makes room. In
+//! lossy mode it drops the event instead and counts it; the writer then
+//! writes an `error` event (`error_type` `AuditEventsDropped`, the count in
+//! `metadata`) so the log itself shows the gap.
+//!
+//! **Writer side** (`writer`): drains the queue, serialises events into a
+//! reused buffer, writes whole batches, and sleeps only when the queue is
+//! empty. Events reach the OS as soon as the queue runs dry, so the
+//! periodic tick (`flush_interval`, default 10 ms) matters only for
+//! `fdatasync` in durable mode and for a `Write` target's own buffer.
+//!
+//! **Flush** is a marker pushed through the same FIFO queue: when the
+//! writer pops it, every event pushed before it (by any thread, in
+//! happens-before order) has been serialised; the writer writes them out
+//! (and syncs, if durable) and completes the marker. During a write fault a
+//! flush returns the fault at once instead of waiting for the disk.
+//!
+//! **Close** (also on drop) sets the closed flag and wakes the writer,
+//! which drains everything, flushes, and exits; `close` joins it and
+//! reports. Emits after close are refused, counted, and reported.
+
+mod target;
+mod wake;
+mod writer;
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::Backoff;
+
+pub use target::Rotation;
+
+use crate::collector::{Collector, Error};
+use crate::event::Event;
+use crate::json::Format;
+use target::{FileOptions, FileTarget, Target};
+use wake::Wake;
+
+// An event travels by value: boxing it to shrink the slot would add an
+// allocation and a cross-thread free to every emit.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Msg {
+    Event(Event),
+    Flush(Arc<Completion>),
+    Reopen(Arc<Completion>),
+}
+
+/// A one-shot result slot for flush and reopen requests (cold path).
+pub(crate) struct Completion {
+    result: Mutex<Option<Result<(), Error>>>,
+    ready: Condvar,
+}
+
+impl Completion {
+    fn new() -> Arc<Completion> {
+        Arc::new(Completion {
+            result: Mutex::new(None),
+            ready: Condvar::new(),
+        })
+    }
+
+    pub(crate) fn complete(&self, r: Result<(), Error>) {
+        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        self.ready.notify_all();
+    }
+
+    fn wait_timeout(&self, t: Duration) -> Option<Result<(), Error>> {
+        let guard = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .ready
+            .wait_timeout_while(guard, t, |r| r.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.take()
+    }
+}
+
+/// Producers waiting for room in a full queue (lossless mode).
+pub(crate) struct Space {
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
+    room: Condvar,
+}
+
+impl Space {
+    /// Writer side: wake waiting producers, if any.
+    pub(crate) fn notify(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.room.notify_all();
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    events_written: AtomicU64,
+    bytes_written: AtomicU64,
+    dropped: AtomicU64,
+    errors: AtomicU64,
+    retries: AtomicU64,
+    after_close: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    queue: ArrayQueue<Msg>,
+    wake: Wake,
+    space: Space,
+    closed: AtomicBool,
+    lossy: bool,
+    /// The write error the writer is currently retrying, if any.
+    fault: Mutex<Option<Arc<io::Error>>>,
+    stats: Counters,
+    /// `after_close` already reported by a flush or close.
+    after_close_reported: AtomicU64,
+}
+
+/// A snapshot of the sink's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Events the OS has taken.
+    pub events_written: u64,
+    /// Bytes the OS has taken.
+    pub bytes_written: u64,
+    /// Events dropped in lossy mode because the queue was full.
+    pub dropped: u64,
+    /// Failed writes, syncs and reopens.
+    pub errors: u64,
+    /// Write attempts after a failure.
+    pub retries: u64,
+    /// Events refused because the sink was closed.
+    pub after_close: u64,
+    /// Events given up at close because a fault outlasted the close timeout.
+    pub abandoned: u64,
+    /// Messages in the queue now.
+    pub queue_depth: usize,
+    /// Whether a write fault is being retried now.
+    pub faulted: bool,
+}
+
+/// Options for a [`JsonlSink`].
+///
+/// ```
+/// use std::time::Duration;
+/// use agent_audit::sink::{JsonlSink, Rotation};
+/// use agent_audit::Format;
+///
+/// let dir = std::env::temp_dir().join(format!("agent-audit-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let sink = JsonlSink::builder()
+///     .format(Format::Python)
+///     .capacity(4096)
+///     .flush_interval(Duration::from_millis(5))
+///     .rotation(Rotation { max_bytes: 64 << 20, keep: 5 })
+///     .open(dir.join("audit.jsonl"))
+///     .unwrap();
+/// sink.close().unwrap();
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct SinkBuilder {
+    format: Format,
+    capacity: usize,
+    durable: bool,
+    lossy: bool,
+    flush_interval: Duration,
+    batch_bytes: usize,
+    close_timeout: Duration,
+    files: FileOptions,
+}
+
+impl Default for SinkBuilder {
+    fn default() -> Self {
+        SinkBuilder {
+            format: Format::Compact,
+            capacity: 1024,
+            durable: false,
+            lossy: false,
+            flush_interval: Duration::from_millis(10),
+            batch_bytes: 64 << 10,
+            close_timeout: Duration::from_secs(5),
+            files: FileOptions::default(),
+        }
+    }
+}
+
+impl SinkBuilder {
+    /// Line format (default [`Format::Compact`]).
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Queue capacity in events (default 1024; memory is bounded by it).
+    pub fn capacity(mut self, events: usize) -> Self {
+        self.capacity = events.max(1);
+        self
+    }
+
+    /// `fdatasync` on every flush and at every tick with new data.
+    pub fn durable(mut self, yes: bool) -> Self {
+        self.durable = yes;
+        self
+    }
+
+    /// Drop (and count, and record in the log) instead of blocking when
+    /// the queue is full.
+    pub fn lossy(mut self, yes: bool) -> Self {
+        self.lossy = yes;
+        self
+    }
+
+    /// The tick of periodic syncs (durable mode) and of a `Write` target's
+    /// own flush (default 10 ms).
+    pub fn flush_interval(mut self, every: Duration) -> Self {
+        self.flush_interval = every;
+        self
+    }
+
+    /// Bytes serialised before a write (default 64 KiB).
+    pub fn batch_bytes(mut self, bytes: usize) -> Self {
+        self.batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// How long `close` keeps retrying a failing write before it gives up
+    /// and reports the events it could not write (default 5 s).
+    pub fn close_timeout(mut self, t: Duration) -> Self {
+        self.close_timeout = t;
+        self
+    }
+
+    /// Refuse to open the path if its last component is a symlink.
+    pub fn no_follow(mut self, yes: bool) -> Self {
+        self.files.no_follow = yes;
+        self
+    }
+
+    /// Rotate by size.
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        self.files.rotation = Some(rotation);
+        self
+    }
+
+    /// Opens (appending; created with mode 0600) the file at `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> io::Result<JsonlSink> {
+        let target = FileTarget::open(path.as_ref().to_path_buf(), self.files)?;
+        self.start(Target::File(target))
+    }
+
+    /// Writes to any writer. Rotation, reopen and `durable` do not apply.
+    pub fn writer(self, w: impl Write + Send + 'static) -> io::Result<JsonlSink> {
+        self.start(Target::Writer(Box::new(w)))
+    }
+
+    fn start(self, target: Target) -> io::Result<JsonlSink> {
+        let shared = Arc::new(Shared {
+            queue: ArrayQueue::new(self.capacity),
+            wake: Wake::<std::thread::Thread>::new(),
+            space: Space {
+                waiters: AtomicUsize::new(0),
+                lock: Mutex::new(()),
+                room: Condvar::new(),
+            },
+            closed: AtomicBool::new(false),
+            lossy: self.lossy,
+            fault: Mutex::new(None),
+            stats: Counters::default(),
+            after_close_reported: AtomicU64::new(0),
+        });
+        let cfg = writer::Config {
+            format: self.format,
+            durable: self.durable,
+            flush_interval: self.flush_interval,
+            batch_bytes: self.batch_bytes,
+            close_timeout: self.close_timeout,
+        };
+        let w = writer::Writer::new(shared.clone(), target, cfg);
+        let handle = std::thread::Builder::new()
+            .name("agent-audit-writer".into())
+            .spawn(move || w.run())?;
+        shared.wake.set_writer(handle.thread().clone());
+        Ok(JsonlSink {
+            shared,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+}
+
+/// A [`Collector`] that writes JSONL through a lock-free queue and a
+/// dedicated writer thread.
+///
+/// ```
+/// use std::sync::Arc;
+/// use agent_audit::{Emitter, sink::JsonlSink};
+///
+/// let path = std::env::temp_dir().join(format!("agent-audit-sink-doc-{}.jsonl", std::process::id()));
+/// let sink = Arc::new(JsonlSink::open(&path).unwrap());
+/// let emitter = Emitter::with_collector(sink.clone()).with_session("s-1");
+///
+/// std::thread::scope(|s| {
+///     for agent in ["a", "b"] {
+///         let emitter = emitter.clone();
+///         s.spawn(move || {
+///             for i in 0..100 {
+///                 emitter.tool_call_attempt("search", &i.to_string(), Some(agent), None);
+///             }
+///         });
+///     }
+/// });
+/// sink.flush().unwrap(); // all 200 events are in the file now
+/// assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 200);
+/// sink.close().unwrap();
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub struct JsonlSink {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<Result<(), Error>>>>,
+}
+
+impl JsonlSink {
+    /// A sink appending compact JSONL to `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<JsonlSink> {
+        SinkBuilder::default().open(path)
+    }
+
+    /// A sink writing compact JSONL to `w` with default options.
+    pub fn to_writer(w: impl Write + Send + 'static) -> io::Result<JsonlSink> {
+        SinkBuilder::default().writer(w)
+    }
+
+    /// Options.
+    pub fn builder() -> SinkBuilder {
+        SinkBuilder::default()
+    }
+
+    /// Queues one event. Blocks while the queue is full (lossless mode) or
+    /// drops and counts it (lossy mode).
+    #[inline]
+    pub fn emit(&self, event: Event) {
+        if self.refused() {
+            return;
+        }
+        match self.shared.queue.push(Msg::Event(event)) {
+            Ok(()) => self.shared.wake.notify(),
+            Err(msg) if self.shared.lossy => {
+                drop(msg);
+                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(msg) => {
+                let _ = self.push_slow(msg, None);
+            }
+        }
+    }
+
+    /// Queues one event, waiting at most `timeout` for room; gives the
+    /// event back if there was none (or the sink is closed).
+    #[allow(clippy::result_large_err)] // the event itself is the error value
+    pub fn emit_timeout(&self, event: Event, timeout: Duration) -> Result<(), Event> {
+        if self.refused() {
+            return Err(event);
+        }
+        match self.shared.queue.push(Msg::Event(event)) {
+            Ok(()) => {
+                self.shared.wake.notify();
+                Ok(())
+            }
+            Err(msg) => self
+                .push_slow(msg, Some(Instant::now() + timeout))
+                .map_err(|m| match m {
+                    Msg::Event(ev) => ev,
+                    _ => unreachable!("only events are pushed here"),
+                }),
+        }
+    }
+
+    #[inline]
+    fn refused(&self) -> bool {
+        if self.shared.closed.load(Ordering::Acquire) {
+            self.shared
+                .stats
+                .after_close
+                .fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// The full-queue path: spin, then wait for the writer to make room.
+    #[cold]
+    #[allow(clippy::result_large_err)] // hands the message back
+    fn push_slow(&self, mut msg: Msg, deadline: Option<Instant>) -> Result<(), Msg> {
+        let shared = &*self.shared;
+        let backoff = Backoff::new();
+        loop {
+            match shared.queue.push(msg) {
+                Ok(()) => {
+                    shared.wake.notify();
+                    return Ok(());
+                }
+                Err(m) => msg = m,
+            }
+            if shared.closed.load(Ordering::Acquire) {
+                if matches!(msg, Msg::Event(_)) {
+                    shared.stats.after_close.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(msg);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(msg);
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            shared.space.waiters.fetch_add(1, Ordering::SeqCst);
+            let guard = shared.space.lock.lock().unwrap_or_else(|p| p.into_inner());
+            // Re-check under the lock: the writer notifies under it.
+            if shared.queue.is_full() && !shared.closed.load(Ordering::Acquire) {
+                let _ = shared
+                    .space
+                    .room
+                    .wait_timeout(guard, Duration::from_millis(1));
+            } else {
+                drop(guard);
+            }
+            shared.space.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Reports events refused after close, once.
+    fn after_close_error(&self) -> Option<Error> {
+        let total = self.shared.stats.after_close.load(Ordering::Relaxed);
+        let before = self
+            .shared
+            .after_close_reported
+            .swap(total, Ordering::Relaxed);
+        (total > before).then(|| Error::Closed {
+            count: total - before,
+        })
+    }
+
+    /// Sends a control message and waits for the writer to complete it; a
+    /// write fault in the meantime is returned at once.
+    fn request(&self, make: impl FnOnce(Arc<Completion>) -> Msg) -> Result<(), Error> {
+        if self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return self.after_close_error().map_or(Ok(()), Err);
+        }
+        let done = Completion::new();
+        if let Err(_msg) = self.push_slow(make(done.clone()), None) {
+            // Closed concurrently: close reports what happened.
+            return self.after_close_error().map_or(Ok(()), Err);
+        }
+        self.shared.wake.unpark();
+        loop {
+            if let Some(r) = done.wait_timeout(Duration::from_millis(5)) {
+                return match (r, self.after_close_error()) {
+                    (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+                    (Ok(()), None) => Ok(()),
+                };
+            }
+            if let Some(e) = self
+                .shared
+                .fault
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                return Err(Error::Io(e));
+            }
+            if self.shared.closed.load(Ordering::Acquire) && self.writer_finished() {
+                return self.after_close_error().map_or(Ok(()), Err);
+            }
+        }
+    }
+
+    fn writer_finished(&self) -> bool {
+        match &*self.writer.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(h) => h.is_finished(),
+            None => true,
+        }
+    }
+
+    /// Returns once every event emitted before this call is written to the
+    /// OS (and synced, when durable); reports the first error since the
+    /// last flush, or the current fault.
+    pub fn flush(&self) -> Result<(), Error> {
+        self.request(Msg::Flush)
+    }
+
+    /// Flushes, then reopens the path: for external rotation (logrotate's
+    /// move, then signal). No event is lost or written twice.
+    pub fn reopen(&self) -> Result<(), Error> {
+        self.request(Msg::Reopen)
+    }
+
+    /// Stops accepting events, writes everything queued, flushes, and joins
+    /// the writer. Later calls (and drop) return at once.
+    pub fn close(&self) -> Result<(), Error> {
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let result = match handle {
+            Some(h) => {
+                self.shared.wake.unpark();
+                self.shared.space.notify();
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Panicked("the audit writer thread panicked".into()))
+                })
+            }
+            None => Ok(()),
+        };
+        match (result, self.after_close_error()) {
+            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
+        }
+    }
+
+    /// The counters, now.
+    pub fn stats(&self) -> SinkStats {
+        let c = &self.shared.stats;
+        SinkStats {
+            events_written: c.events_written.load(Ordering::Relaxed),
+            bytes_written: c.bytes_written.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            after_close: c.after_close.load(Ordering::Relaxed),
+            abandoned: c.abandoned.load(Ordering::Relaxed),
+            queue_depth: self.shared.queue.len(),
+            faulted: self
+                .shared
+                .fault
+                .lock()
+                .map(|f| f.is_some())
+                .unwrap_or(false),
+        }
+    }
+}
+
+impl Drop for JsonlSink {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl Collector for JsonlSink {
+    #[inline]
+    fn emit(&self, event: Event) {
+        JsonlSink::emit(self, event)
+    }
+    fn flush(&self) -> Result<(), Error> {
+        JsonlSink::flush(self)
+    }
+}
+
+impl std::fmt::Debug for JsonlSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonlSink")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,180 @@
+//! Where the writer's bytes go: a file we manage, or any `Write`.
+//!
+//! A file is opened for appending, created with mode 0600 (audit logs hold
+//! prompts and tool arguments), optionally refusing a symlink at the final
+//! path component (`O_NOFOLLOW`). The target also knows how to rotate by
+//! size, to reopen its path (for an external rotation), and to notice that
+//! its path no longer names the file it has open (moved or deleted), so the
+//! writer can reopen instead of writing into an orphaned inode.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Size-based rotation: when the file would grow past `max_bytes`, it is
+/// renamed to `PATH.1` (older ones shift to `PATH.2` ... `PATH.keep`, the
+/// oldest beyond `keep` is removed) and a new file is started. Files are
+/// cut only between lines; a single line longer than `max_bytes` gets a
+/// file of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The size a file may reach.
+    pub max_bytes: u64,
+    /// How many rotated files to keep (at least 1).
+    pub keep: usize,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FileOptions {
+    pub(crate) no_follow: bool,
+    pub(crate) rotation: Option<Rotation>,
+}
+
+pub(crate) struct FileTarget {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    id: (u64, u64),
+    opts: FileOptions,
+}
+
+pub(crate) enum Target {
+    File(FileTarget),
+    Writer(Box<dyn Write + Send>),
+}
+
+pub(crate) fn open_file(path: &Path, opts: &FileOptions) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.append(true).create(true).mode(0o600);
+    if opts.no_follow {
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path)
+}
+
+impl FileTarget {
+    pub(crate) fn open(path: PathBuf, opts: FileOptions) -> io::Result<FileTarget> {
+        let file = open_file(&path, &opts)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            // Appending to a FIFO or device is allowed, but rotation and
+            // reopen make no sense there.
+            if opts.rotation.is_some() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{}: rotation needs a regular file", path.display()),
+                ));
+            }
+        }
+        Ok(FileTarget {
+            size: meta.len(),
+            id: (meta.dev(), meta.ino()),
+            path,
+            file,
+            opts,
+        })
+    }
+
+    /// Reopens the path (after an external rotation or a deletion).
+    pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        *self = FileTarget::open(std::mem::take(&mut self.path), self.opts)?;
+        Ok(())
+    }
+
+    /// Whether the path now names another file, or none.
+    pub(crate) fn moved(&self) -> bool {
+        match std::fs::metadata(&self.path) {
+            Ok(m) => (m.dev(), m.ino()) != self.id,
+            Err(_) => true,
+        }
+    }
+
+    /// Whether the open file has no name left (deleted, not moved).
+    pub(crate) fn deleted(&self) -> bool {
+        self.file
+            .metadata()
+            .map(|m| m.nlink() == 0)
+            .unwrap_or(false)
+    }
+
+    fn sibling(&self, n: usize) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self, keep: usize) -> io::Result<()> {
+        let keep = keep.max(1);
+        match std::fs::remove_file(self.sibling(keep)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        for n in (1..keep).rev() {
+            match std::fs::rename(self.sibling(n), self.sibling(n + 1)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, self.sibling(1))?;
+        self.reopen()
+    }
+
+    /// Writes a prefix of `buf` (which holds whole lines), rotating first
+    /// when the next line would not fit. Returns the bytes written.
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut chunk = buf;
+        if let Some(rot) = self.opts.rotation {
+            let first_line = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |e| e + 1);
+            if self.size > 0 && self.size + first_line as u64 > rot.max_bytes {
+                self.rotate(rot.keep)?;
+            }
+            let room = rot
+                .max_bytes
+                .saturating_sub(self.size)
+                .min(buf.len() as u64) as usize;
+            chunk = match buf[..room].iter().rposition(|&b| b == b'\n') {
+                // The longest run of whole lines that fits.
+                Some(end) => &buf[..end + 1],
+                // A line longer than the limit gets a file of its own.
+                None => &buf[..first_line],
+            };
+        }
+        let n = self.file.write(chunk)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+impl Target {
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::File(f) => f.write(buf),
+            Target::Writer(w) => w.write(buf),
+        }
+    }
+
+    /// Pushes everything to the OS (a `Write`'s own buffer) and, when
+    /// `durable`, to the disk.
+    pub(crate) fn flush(&mut self, durable: bool) -> io::Result<()> {
+        match self {
+            Target::File(f) if durable => f.sync(),
+            Target::File(_) => Ok(()),
+            Target::Writer(w) => w.flush(),
+        }
+    }
+
+    pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(f) => f.reopen(),
+            Target::Writer(_) => Ok(()),
+        }
+    }
+}

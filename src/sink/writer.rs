@@ -1,0 +1,355 @@
+//! The writer thread: drain, serialise into one buffer, write, repeat.
+//!
+//! The loop pops messages until the queue is empty or the buffer holds a
+//! batch (`batch_bytes`), serialising each event into the same reused
+//! `Vec<u8>`; then it writes the buffer with as few `write` calls as the
+//! kernel allows and goes back for more. It sleeps only when the queue is
+//! empty (see `wake`), so under load it never parks between batches.
+//!
+//! Faults: a failed write leaves the unwritten tail of the buffer in place
+//! (`done` marks how far the OS has taken it), records the error, and
+//! retries with exponential backoff (1 ms doubling to 1 s). While faulted
+//! the writer keeps draining the queue only until it holds `4 ×
+//! batch_bytes`, so memory stays bounded; producers then meet a full queue
+//! (and block, or drop and count in lossy mode). When a retry succeeds it
+//! carries on from the exact byte where it stopped: nothing is lost or
+//! written twice.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::target::Target;
+use super::{Completion, Msg, Shared};
+use crate::collector::Error;
+use crate::event::{self, Event};
+use crate::json::{self, Format};
+
+pub(crate) struct Config {
+    pub(crate) format: Format,
+    pub(crate) durable: bool,
+    pub(crate) flush_interval: Duration,
+    pub(crate) batch_bytes: usize,
+    pub(crate) close_timeout: Duration,
+}
+
+const RETRY_MIN: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// How often, at most, the path is checked for having been moved/deleted.
+const MOVED_CHECK: Duration = Duration::from_millis(1);
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    target: Target,
+    cfg: Config,
+    buf: Vec<u8>,
+    /// Bytes of `buf` the OS has taken.
+    done: usize,
+    /// Events serialised into `buf`.
+    buf_events: u64,
+    /// The first error since the last flush.
+    first_error: Option<Error>,
+    /// The current fault, if the last write failed.
+    fault: Option<Arc<io::Error>>,
+    retry_at: Instant,
+    retry_delay: Duration,
+    /// Bytes written since the last sync (durable mode).
+    dirty: bool,
+    reported_drops: u64,
+    last_moved_check: Instant,
+}
+
+impl Writer {
+    pub(crate) fn new(shared: Arc<Shared>, target: Target, cfg: Config) -> Writer {
+        let now = Instant::now();
+        Writer {
+            shared,
+            target,
+            buf: Vec::with_capacity(cfg.batch_bytes + 4096),
+            cfg,
+            done: 0,
+            buf_events: 0,
+            first_error: None,
+            fault: None,
+            retry_at: now,
+            retry_delay: RETRY_MIN,
+            dirty: false,
+            reported_drops: 0,
+            last_moved_check: now,
+        }
+    }
+
+    /// Runs until the sink is closed and everything is written (or the
+    /// close timeout passes during a fault). A panic here (a bug) still
+    /// marks the sink closed, so producers never block on a dead writer.
+    pub(crate) fn run(mut self) -> Result<(), Error> {
+        let shared = self.shared.clone();
+        let result = catch_unwind(AssertUnwindSafe(|| self.main_loop()))
+            .unwrap_or_else(|_| Err(Error::Panicked("the audit writer thread panicked".into())));
+        shared.closed.store(true, Ordering::SeqCst);
+        shared.space.notify();
+        result
+    }
+
+    fn held(&self) -> bool {
+        self.done < self.buf.len()
+    }
+
+    fn main_loop(&mut self) -> Result<(), Error> {
+        let mut next_tick = Instant::now() + self.cfg.flush_interval;
+        let mut close_deadline = None;
+        loop {
+            self.shared.wake.begin_drain();
+            let popped = self.drain();
+            self.report_drops();
+            let now = Instant::now();
+            if self.held() && (self.fault.is_none() || now >= self.retry_at) {
+                self.write_out();
+            }
+            if now >= next_tick {
+                self.tick();
+                next_tick = now + self.cfg.flush_interval;
+            }
+            if self.shared.closed.load(Ordering::SeqCst) {
+                let deadline = *close_deadline.get_or_insert(now + self.cfg.close_timeout);
+                if self.shared.queue.is_empty() && !self.held() {
+                    return self.finish();
+                }
+                if self.fault.is_some() && now >= deadline {
+                    return Err(self.abandon());
+                }
+            }
+            if popped > 0 && self.fault.is_none() {
+                continue;
+            }
+            let timeout = if self.fault.is_some() {
+                self.retry_at.saturating_duration_since(now)
+            } else if self.dirty || matches!(self.target, Target::Writer(_)) {
+                next_tick.saturating_duration_since(now)
+            } else {
+                Duration::from_secs(1)
+            };
+            self.shared
+                .wake
+                .sleep(|| std::thread::park_timeout(timeout.max(Duration::from_micros(50))));
+        }
+    }
+
+    /// Pops and handles messages until the queue is empty (or, during a
+    /// fault, the buffer is at its bound). Returns how many it popped.
+    fn drain(&mut self) -> usize {
+        let mut popped = 0;
+        let hold_limit = self.cfg.batch_bytes * 4;
+        while self.fault.is_none() || self.buf.len() < hold_limit {
+            let Some(msg) = self.shared.queue.pop() else {
+                break;
+            };
+            popped += 1;
+            match msg {
+                Msg::Event(ev) => self.serialise(&ev),
+                Msg::Flush(done) => self.flush(&done),
+                Msg::Reopen(done) => {
+                    self.write_out();
+                    let r = self.target.reopen().map_err(Error::from);
+                    done.complete(r);
+                }
+            }
+            if popped % 64 == 0 {
+                self.shared.space.notify();
+            }
+        }
+        if popped > 0 {
+            self.shared.space.notify();
+        }
+        popped
+    }
+
+    #[inline]
+    fn serialise(&mut self, ev: &Event) {
+        json::write_event(&mut self.buf, ev, self.cfg.format);
+        self.buf_events += 1;
+        if self.buf.len() >= self.cfg.batch_bytes && self.fault.is_none() {
+            self.write_out();
+        }
+    }
+
+    fn flush(&mut self, done: &Completion) {
+        self.write_out();
+        let result = match &self.fault {
+            Some(e) => Err(Error::Io(e.clone())),
+            None => match self.target.flush(self.cfg.durable) {
+                Ok(()) => {
+                    self.dirty = false;
+                    self.first_error.take().map_or(Ok(()), Err)
+                }
+                Err(e) => Err(self.record(e)),
+            },
+        };
+        done.complete(result);
+    }
+
+    /// Writes the held bytes; on error keeps them and schedules a retry.
+    fn write_out(&mut self) {
+        if !self.held() {
+            return;
+        }
+        if self.fault.is_some() {
+            self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(e) = self.check_moved() {
+            self.fail(e);
+            return;
+        }
+        while self.done < self.buf.len() {
+            match self.target.write(&self.buf[self.done..]) {
+                Ok(0) => {
+                    self.fail(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the log accepted no bytes",
+                    ));
+                    return;
+                }
+                Ok(n) => {
+                    self.done += n;
+                    self.dirty = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+        let stats = &self.shared.stats;
+        stats
+            .events_written
+            .fetch_add(self.buf_events, Ordering::Relaxed);
+        stats
+            .bytes_written
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.buf.clear();
+        self.done = 0;
+        self.buf_events = 0;
+        if self.fault.take().is_some() {
+            self.retry_delay = RETRY_MIN;
+            *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// A moved file is reopened quietly (external rotation); a deleted one
+    /// too, but that is reported: bytes written since the deletion are gone
+    /// with the old inode.
+    fn check_moved(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        if now.duration_since(self.last_moved_check) < MOVED_CHECK {
+            return Ok(());
+        }
+        self.last_moved_check = now;
+        if let Target::File(f) = &self.target {
+            if f.moved() {
+                let deleted = f.deleted();
+                self.target.reopen()?;
+                if deleted {
+                    self.record(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "the log file was deleted while open; a new one was started",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, e: io::Error) -> Error {
+        let err = Error::Io(Arc::new(e));
+        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        if self.first_error.is_none() {
+            self.first_error = Some(err.clone());
+        }
+        err
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        let err = self.record(e);
+        let Error::Io(shared) = err else {
+            unreachable!()
+        };
+        *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
+        if self.fault.is_some() {
+            self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
+        }
+        self.fault = Some(shared);
+        self.retry_at = Instant::now() + self.retry_delay;
+    }
+
+    /// Periodic work: sync in durable mode, flush a `Write`'s own buffer.
+    fn tick(&mut self) {
+        if self.fault.is_some() {
+            return;
+        }
+        let needs = self.dirty && (self.cfg.durable || matches!(self.target, Target::Writer(_)));
+        if needs {
+            match self.target.flush(self.cfg.durable) {
+                Ok(()) => self.dirty = false,
+                Err(e) => self.fail(e),
+            }
+        }
+    }
+
+    /// In lossy mode, writes one `error` event for the events dropped since
+    /// the last such record, so the log shows the gap where it happened.
+    fn report_drops(&mut self) {
+        let dropped = self.shared.stats.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported_drops {
+            let n = dropped - self.reported_drops;
+            self.reported_drops = dropped;
+            let ev = Event::new(event::Error {
+                error_type: "AuditEventsDropped".into(),
+                error_message: format!("{n} audit events were dropped because the queue was full")
+                    .into(),
+                error_context: "agent-audit lossy sink".into(),
+            })
+            .meta("count", n)
+            .meta("total", dropped);
+            self.serialise(&ev);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        if let Err(e) = self.target.flush(self.cfg.durable) {
+            self.record(e);
+        }
+        self.first_error.take().map_or(Ok(()), Err)
+    }
+
+    /// Gives up after the close timeout with a fault still present: counts
+    /// what could not be written and reports it.
+    fn abandon(&mut self) -> Error {
+        let mut lost = self.buf[self.done..]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        while let Some(msg) = self.shared.queue.pop() {
+            match msg {
+                Msg::Event(_) => lost += 1,
+                Msg::Flush(done) | Msg::Reopen(done) => {
+                    done.complete(Err(Error::Closed { count: 0 }));
+                }
+            }
+        }
+        self.shared
+            .stats
+            .abandoned
+            .fetch_add(lost, Ordering::Relaxed);
+        let cause = self
+            .fault
+            .clone()
+            .unwrap_or_else(|| Arc::new(io::Error::other("unknown fault")));
+        Error::Abandoned {
+            events: lost,
+            cause,
+        }
+    }
+}

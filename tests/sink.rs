@@ -1,0 +1,393 @@
+//! The JSONL sink against its promises: nothing lost, nothing duplicated,
+//! order per producer, flush means written, close drains.
+
+mod common;
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_audit::json::LineParser;
+use agent_audit::sink::{JsonlSink, Rotation};
+use agent_audit::{Collector, Emitter, Event, Format};
+use common::{numbered, read_numbered, scratch_dir};
+
+#[test]
+fn writes_every_event_from_many_threads() {
+    let dir = scratch_dir("many-threads");
+    let path = dir.join("audit.jsonl");
+    let sink = Arc::new(JsonlSink::open(&path).unwrap());
+    std::thread::scope(|s| {
+        for p in 0..4 {
+            let sink = sink.clone();
+            s.spawn(move || {
+                for i in 0..5_000 {
+                    sink.emit(numbered(p, i));
+                }
+            });
+        }
+    });
+    sink.flush().unwrap();
+    let by_producer = read_numbered(std::slice::from_ref(&path));
+    for p in 0..4 {
+        common::assert_sequence(&by_producer[&p], 5_000, &format!("producer {p}"));
+    }
+    let stats = sink.stats();
+    assert_eq!(stats.events_written, 20_000);
+    assert_eq!(stats.bytes_written, std::fs::metadata(&path).unwrap().len());
+    sink.close().unwrap();
+}
+
+#[test]
+fn both_formats_write_what_the_json_module_writes() {
+    for format in [Format::Compact, Format::Python] {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = JsonlSink::builder()
+            .format(format)
+            .writer(SharedBuf(buf.clone()))
+            .unwrap();
+        let ev = Event::default().agent("é").meta("x", 1.5);
+        sink.emit(ev.clone());
+        sink.close().unwrap();
+        let want = agent_audit::json::to_line(&ev, format);
+        assert_eq!(
+            String::from_utf8(buf.lock().unwrap().clone()).unwrap(),
+            want
+        );
+    }
+}
+
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// 4 producers × 500k events while two other threads flush at random
+/// moments. Each flush records, before calling, how far every producer had
+/// got, and after it returns, the file size: every event known before the
+/// flush must lie within that size.
+#[test]
+fn stress_four_producers_with_random_flushes() {
+    let per: i64 = if cfg!(debug_assertions) {
+        50_000
+    } else {
+        500_000
+    };
+    let dir = scratch_dir("stress");
+    let path = dir.join("audit.jsonl");
+    let sink = Arc::new(JsonlSink::builder().capacity(4096).open(&path).unwrap());
+    let progress: Vec<AtomicI64> = (0..4).map(|_| AtomicI64::new(-1)).collect();
+    let checks = Mutex::new(Vec::new());
+    let running = AtomicU64::new(4);
+    std::thread::scope(|s| {
+        for p in 0..4 {
+            let (sink, progress, running) = (&sink, &progress, &running);
+            s.spawn(move || {
+                for i in 0..per {
+                    sink.emit(numbered(p, i));
+                    progress[p as usize].store(i, Ordering::Release);
+                }
+                running.fetch_sub(1, Ordering::Release);
+            });
+        }
+        for seed in 0..2u64 {
+            let (sink, progress, running, checks, path) =
+                (&sink, &progress, &running, &checks, &path);
+            s.spawn(move || {
+                let mut x = seed + 1;
+                while running.load(Ordering::Acquire) > 0 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    std::thread::sleep(Duration::from_micros(x % 3000));
+                    let known: Vec<i64> =
+                        progress.iter().map(|a| a.load(Ordering::Acquire)).collect();
+                    sink.flush().unwrap();
+                    let size = std::fs::metadata(path).unwrap().len();
+                    checks.lock().unwrap().push((known, size));
+                }
+            });
+        }
+    });
+    sink.close().unwrap();
+
+    // One pass over the file: order, exactly once, and the flush promises.
+    let data = std::fs::read(&path).unwrap();
+    let mut parser = LineParser::new();
+    let mut next = [0i64; 4];
+    let mut end_of: Vec<Vec<u64>> = (0..4).map(|_| Vec::with_capacity(per as usize)).collect();
+    let mut offset = 0u64;
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        assert_eq!(line.last(), Some(&b'\n'), "torn line at byte {offset}");
+        let ev = parser.parse(&line[..line.len() - 1]).unwrap();
+        let p = common::meta_i64(&ev, "p") as usize;
+        let i = common::meta_i64(&ev, "i");
+        assert_eq!(i, next[p], "producer {p}: out of order or duplicated");
+        next[p] += 1;
+        offset += line.len() as u64;
+        end_of[p].push(offset);
+    }
+    assert_eq!(next, [per; 4], "events lost");
+    let checks = checks.into_inner().unwrap();
+    assert!(!checks.is_empty());
+    for (known, size) in checks {
+        for (p, &k) in known.iter().enumerate() {
+            if k >= 0 {
+                assert!(
+                    end_of[p][k as usize] <= size,
+                    "flush returned before event {k} of {p} was written"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn short_lived_sinks_closed_at_random_moments_lose_nothing() {
+    let dir = scratch_dir("short-lived");
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    for round in 0..100 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = (x % 3000) as i64;
+        let path = dir.join(format!("round-{round}.jsonl"));
+        let sink = Arc::new(JsonlSink::builder().capacity(64).open(&path).unwrap());
+        std::thread::scope(|s| {
+            for p in 0..2 {
+                let sink = sink.clone();
+                s.spawn(move || {
+                    for i in 0..n {
+                        sink.emit(numbered(p, i));
+                    }
+                });
+            }
+        });
+        if round % 2 == 0 {
+            sink.close().unwrap();
+        }
+        drop(sink); // the last handle: drop closes and drains
+        let got = read_numbered(&[path]);
+        for p in 0..2 {
+            assert_eq!(
+                got.get(&p).map_or(0, Vec::len) as i64,
+                n,
+                "round {round} producer {p}"
+            );
+        }
+    }
+}
+
+#[test]
+fn emit_after_close_is_counted_and_reported() {
+    let dir = scratch_dir("after-close");
+    let sink = JsonlSink::open(dir.join("a.jsonl")).unwrap();
+    sink.emit(Event::default());
+    sink.close().unwrap();
+    sink.emit(Event::default());
+    sink.emit(Event::default());
+    assert_eq!(sink.stats().after_close, 2);
+    let err = sink.flush().unwrap_err();
+    assert!(
+        matches!(err, agent_audit::Error::Closed { count: 2 }),
+        "{err}"
+    );
+    assert!(sink.close().is_ok(), "reported once");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn new_files_are_private_and_symlinks_can_be_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("perms");
+    let path = dir.join("audit.jsonl");
+    JsonlSink::open(&path).unwrap().close().unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let link = dir.join("link.jsonl");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let err = JsonlSink::builder()
+        .no_follow(true)
+        .open(&link)
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc_eloop()));
+    assert!(
+        JsonlSink::open(&link).is_ok(),
+        "followed without the option"
+    );
+}
+
+fn libc_eloop() -> i32 {
+    40 // ELOOP on Linux
+}
+
+#[test]
+fn appends_to_an_existing_file() {
+    let dir = scratch_dir("append");
+    let path = dir.join("audit.jsonl");
+    std::fs::write(&path, "{\"event_type\": \"base\"}\n").unwrap();
+    let sink = JsonlSink::open(&path).unwrap();
+    sink.emit(Event::default());
+    sink.close().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.starts_with("{\"event_type\": \"base\"}\n"));
+}
+
+#[test]
+fn rotation_under_concurrent_emit_keeps_every_event_once() {
+    let dir = scratch_dir("rotation");
+    let path = dir.join("audit.jsonl");
+    let max = 64 << 10;
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .rotation(Rotation {
+                max_bytes: max,
+                keep: 10_000,
+            })
+            .batch_bytes(16 << 10)
+            .open(&path)
+            .unwrap(),
+    );
+    std::thread::scope(|s| {
+        for p in 0..2 {
+            let sink = sink.clone();
+            s.spawn(move || {
+                for i in 0..20_000 {
+                    sink.emit(numbered(p, i));
+                }
+            });
+        }
+    });
+    sink.close().unwrap();
+    let mut files = vec![path.clone()];
+    let mut n = 1;
+    loop {
+        let f = dir.join(format!("audit.jsonl.{n}"));
+        if !f.exists() {
+            break;
+        }
+        assert!(
+            std::fs::metadata(&f).unwrap().len() <= max,
+            "{} too big",
+            f.display()
+        );
+        files.push(f);
+        n += 1;
+    }
+    assert!(
+        files.len() > 10,
+        "expected many rotations, got {}",
+        files.len()
+    );
+    // Oldest first: PATH.N ... PATH.1, PATH.
+    files.reverse();
+    let got = read_numbered(&files);
+    for p in 0..2 {
+        common::assert_sequence(&got[&p], 20_000, &format!("producer {p}"));
+    }
+}
+
+#[test]
+fn rotation_keeps_only_n_files() {
+    let dir = scratch_dir("rotation-keep");
+    let path = dir.join("audit.jsonl");
+    let sink = JsonlSink::builder()
+        .rotation(Rotation {
+            max_bytes: 4096,
+            keep: 3,
+        })
+        .open(&path)
+        .unwrap();
+    for i in 0..2000 {
+        sink.emit(numbered(0, i));
+        if i % 100 == 0 {
+            sink.flush().unwrap();
+        }
+    }
+    sink.close().unwrap();
+    assert!(dir.join("audit.jsonl.3").exists());
+    assert!(!dir.join("audit.jsonl.4").exists());
+    // What is kept is the newest events, contiguous, in order.
+    let files: Vec<_> = [
+        "audit.jsonl.3",
+        "audit.jsonl.2",
+        "audit.jsonl.1",
+        "audit.jsonl",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    let got = &read_numbered(&files)[&0];
+    assert_eq!(*got.last().unwrap(), 1999);
+    assert!(got.windows(2).all(|w| w[1] == w[0] + 1));
+}
+
+#[test]
+fn reopen_after_an_external_move_loses_and_duplicates_nothing() {
+    let dir = scratch_dir("reopen");
+    let path = dir.join("audit.jsonl");
+    let moved = dir.join("audit.jsonl.old");
+    let sink = Arc::new(JsonlSink::open(&path).unwrap());
+    std::thread::scope(|s| {
+        let producer = sink.clone();
+        s.spawn(move || {
+            for i in 0..50_000 {
+                producer.emit(numbered(0, i));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(5));
+        std::fs::rename(&path, &moved).unwrap();
+        sink.reopen().unwrap();
+    });
+    sink.close().unwrap();
+    let got = read_numbered(&[moved, path]);
+    common::assert_sequence(&got[&0], 50_000, "producer 0");
+}
+
+#[test]
+fn works_as_a_collector_behind_an_emitter() {
+    let dir = scratch_dir("emitter");
+    let path = dir.join("audit.jsonl");
+    let sink: Arc<dyn Collector> = Arc::new(
+        JsonlSink::builder()
+            .format(Format::Python)
+            .open(&path)
+            .unwrap(),
+    );
+    let emitter = Emitter::with_collector(sink).with_session("s");
+    std::thread::scope(|s| {
+        for t in 0..10 {
+            let emitter = emitter.clone();
+            s.spawn(move || {
+                for i in 0..100 {
+                    emitter.tool_call_attempt("tool", &format!("{t}:{i}"), Some("a"), None);
+                }
+            });
+        }
+    });
+    emitter.flush().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 1000);
+    let mut parser = LineParser::new();
+    for line in text.lines() {
+        assert_eq!(
+            parser.parse(line.as_bytes()).unwrap().session_id.as_deref(),
+            Some("s")
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! Faults: the writer never panics and never loses an event silently; it
+//! keeps what it could not write, retries, reports, and resumes in order.
+
+mod common;
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use agent_audit::json::LineParser;
+use agent_audit::sink::JsonlSink;
+use agent_audit::{Error, Event};
+use common::{meta_i64, numbered, scratch_dir};
+
+/// A writer that fails with `kind` while `failing` is set, and can be
+/// frozen (blocks inside `write`) to fill the queue.
+#[derive(Clone, Default)]
+struct Flaky {
+    data: Arc<Mutex<Vec<u8>>>,
+    failing: Arc<AtomicBool>,
+    frozen: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Flaky {
+    fn freeze(&self, yes: bool) {
+        *self.frozen.0.lock().unwrap() = yes;
+        self.frozen.1.notify_all();
+    }
+    fn indices(&self) -> Vec<i64> {
+        let data = self.data.lock().unwrap().clone();
+        let mut parser = LineParser::new();
+        data.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| parser.parse(l).unwrap())
+            .filter(|ev| ev.metadata.contains_key("i"))
+            .map(|ev| meta_i64(&ev, "i"))
+            .collect()
+    }
+}
+
+impl Write for Flaky {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        let mut frozen = self.frozen.0.lock().unwrap();
+        while *frozen {
+            frozen = self.frozen.1.wait(frozen).unwrap();
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected EIO"));
+        }
+        // Accept at most 1000 bytes per call, to exercise partial writes.
+        let n = b.len().min(1000);
+        self.data.lock().unwrap().extend_from_slice(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_writer_is_reported_then_resumes_in_order() {
+    let w = Flaky::default();
+    let sink = JsonlSink::to_writer(w.clone()).unwrap();
+    for i in 0..100 {
+        sink.emit(numbered(0, i));
+    }
+    sink.flush().unwrap();
+    w.failing.store(true, Ordering::SeqCst);
+    for i in 100..300 {
+        sink.emit(numbered(0, i));
+    }
+    let err = sink.flush().unwrap_err();
+    assert!(err.to_string().contains("injected EIO"), "{err}");
+    assert!(sink.stats().faulted);
+    assert!(sink.stats().errors >= 1);
+    w.failing.store(false, Ordering::SeqCst);
+    // Retries succeed; the flush after recovery is clean or reports the
+    // (already seen) fault once more, then everything is there.
+    let mut ok = false;
+    for _ in 0..200 {
+        if sink.flush().is_ok() {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(ok, "never recovered");
+    for i in 300..400 {
+        sink.emit(numbered(0, i));
+    }
+    sink.close().unwrap();
+    common::assert_sequence(&w.indices(), 400, "after recovery");
+    let stats = sink.stats();
+    assert!(stats.retries >= 1);
+    assert!(!stats.faulted);
+    assert_eq!(stats.events_written, 400);
+}
+
+#[test]
+fn dev_full_is_an_error_not_a_panic_and_close_reports_the_loss() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full here: skipped");
+        return;
+    }
+    let sink = JsonlSink::builder()
+        .close_timeout(Duration::from_millis(50))
+        .open("/dev/full")
+        .unwrap();
+    for i in 0..10 {
+        sink.emit(numbered(0, i));
+    }
+    let err = sink.flush().unwrap_err();
+    let Error::Io(e) = &err else { panic!("{err}") };
+    assert_eq!(e.raw_os_error(), Some(28), "ENOSPC expected: {e}");
+    let err = sink.close().unwrap_err();
+    assert!(matches!(err, Error::Abandoned { events: 10, .. }), "{err}");
+    assert_eq!(sink.stats().abandoned, 10);
+}
+
+#[test]
+fn a_pipe_whose_reader_went_away_is_reported() {
+    let (reader, writer) = io::pipe().unwrap();
+    drop(reader);
+    let sink = JsonlSink::builder()
+        .close_timeout(Duration::from_millis(50))
+        .writer(writer)
+        .unwrap();
+    sink.emit(Event::default());
+    let err = sink.flush().unwrap_err();
+    let Error::Io(e) = &err else { panic!("{err}") };
+    assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    assert!(matches!(
+        sink.close().unwrap_err(),
+        Error::Abandoned { events: 1, .. }
+    ));
+}
+
+#[test]
+fn a_pipe_keeps_order_while_its_reader_is_slow() {
+    let (mut reader, writer) = io::pipe().unwrap();
+    let sink = JsonlSink::builder().capacity(16).writer(writer).unwrap();
+    let consumer = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut chunk = [0u8; 512];
+        loop {
+            std::thread::sleep(Duration::from_micros(50));
+            match io::Read::read(&mut reader, &mut chunk) {
+                Ok(0) => return all,
+                Ok(n) => all.extend_from_slice(&chunk[..n]),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    for i in 0..5000 {
+        sink.emit(numbered(0, i));
+    }
+    sink.close().unwrap();
+    drop(sink); // drops the write end
+    let data = consumer.join().unwrap();
+    let mut parser = LineParser::new();
+    let got: Vec<i64> = data
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| meta_i64(&parser.parse(l).unwrap(), "i"))
+        .collect();
+    common::assert_sequence(&got, 5000, "through a slow pipe");
+}
+
+#[test]
+fn a_deleted_file_is_reported_and_a_new_one_started() {
+    let dir = scratch_dir("deleted");
+    let path = dir.join("audit.jsonl");
+    let sink = JsonlSink::open(&path).unwrap();
+    sink.emit(numbered(0, 0));
+    sink.flush().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    for i in 1..11 {
+        sink.emit(numbered(0, i));
+    }
+    let err = sink.flush().unwrap_err();
+    assert!(err.to_string().contains("deleted"), "{err}");
+    sink.close().unwrap();
+    let got = common::read_numbered(&[path]);
+    assert_eq!(got[&0], (1..11).collect::<Vec<_>>());
+}
+
+#[test]
+fn lossy_mode_counts_drops_and_the_log_shows_the_gap() {
+    let w = Flaky::default();
+    let sink = JsonlSink::builder()
+        .capacity(8)
+        .lossy(true)
+        .writer(w.clone())
+        .unwrap();
+    sink.emit(numbered(0, 0));
+    sink.flush().unwrap();
+    w.freeze(true);
+    for i in 1..1001 {
+        sink.emit(numbered(0, i));
+    }
+    let dropped = sink.stats().dropped;
+    assert!(dropped >= 900, "only {dropped} dropped");
+    w.freeze(false);
+    sink.flush().unwrap();
+    sink.close().unwrap();
+    let data = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+    let mut parser = LineParser::new();
+    let events: Vec<Event> = data
+        .lines()
+        .map(|l| parser.parse(l.as_bytes()).unwrap())
+        .collect();
+    let records: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, agent_audit::Kind::Error(k) if k.error_type == "AuditEventsDropped")
+        })
+        .collect();
+    assert!(!records.is_empty(), "no drop record in the log");
+    let reported: i64 = records.iter().map(|e| meta_i64(e, "count")).sum();
+    assert_eq!(reported as u64, dropped);
+    assert_eq!(events.len() as u64 - records.len() as u64 + dropped, 1001);
+    // The kept events are still in order.
+    let kept: Vec<i64> = events
+        .iter()
+        .filter(|e| e.metadata.contains_key("i"))
+        .map(|e| meta_i64(e, "i"))
+        .collect();
+    assert!(kept.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn lossless_mode_blocks_instead_of_dropping() {
+    let w = Flaky::default();
+    let sink = Arc::new(JsonlSink::builder().capacity(4).writer(w.clone()).unwrap());
+    w.freeze(true);
+    let producer = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            for i in 0..200 {
+                sink.emit(numbered(0, i));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        !producer.is_finished(),
+        "a full queue should block the producer"
+    );
+    w.freeze(false);
+    producer.join().unwrap();
+    sink.close().unwrap();
+    assert_eq!(sink.stats().dropped, 0);
+    common::assert_sequence(&w.indices(), 200, "lossless");
+}
+
+#[test]
+fn emit_with_a_timeout_gives_the_event_back() {
+    let w = Flaky::default();
+    let sink = JsonlSink::builder().capacity(2).writer(w.clone()).unwrap();
+    w.freeze(true);
+    let mut refused = None;
+    for i in 0..10 {
+        if let Err(ev) = sink.emit_timeout(numbered(0, i), Duration::from_millis(10)) {
+            refused = Some(ev);
+            break;
+        }
+    }
+    let ev = refused.expect("a frozen writer must make the queue full");
+    assert!(ev.metadata.contains_key("i"));
+    w.freeze(false);
+    sink.close().unwrap();
+}
