@@ -11,6 +11,7 @@
 //! * [`value`]: ordered JSON values for metadata ([`Value`], [`Map`]).
 //! * [`Severity`] and [`Timestamp`]: the typed envelope fields.
 //! * [`json`]: writing both line formats, parsing either.
+//! * [`reader`]: streaming, damage-tolerant reading of logs.
 //! * [`Collector`]: where events go; [`MemoryCollector`] keeps them in a
 //!   lock-free log with O(1) snapshots, [`CompositeCollector`] fans out.
 //! * [`sink`]: [`JsonlSink`], JSONL files through a lock-free queue and a
@@ -35,6 +36,7 @@ pub mod emitter;
 pub mod event;
 pub mod json;
 pub mod memory;
+pub mod reader;
 mod segvec;
 mod serde_impls;
 mod severity;

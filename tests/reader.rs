@@ -1,0 +1,183 @@
+//! Reading logs back: every shape of damage is an error item with its line
+//! number, and the good lines around it are still read.
+
+use std::io::Read;
+
+use agent_audit::json::{self, Format};
+use agent_audit::reader::{LineErrorKind, Reader, Record};
+use agent_audit::Event;
+
+const FIXTURE: &[u8] = include_bytes!("fixtures/reference_python.jsonl");
+
+fn summary<R: Read>(r: Reader<R>) -> (Vec<u64>, Vec<String>) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for item in r {
+        match item {
+            Ok(Record { line, .. }) => good.push(line),
+            Err(e) => bad.push(e.to_string()),
+        }
+    }
+    (good, bad)
+}
+
+#[test]
+fn reads_the_reference_fixture_completely() {
+    let (good, bad) = summary(Reader::new(FIXTURE));
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(
+        good.len(),
+        FIXTURE
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+    );
+    assert_eq!(good, (1..=good.len() as u64).collect::<Vec<_>>());
+}
+
+/// A reader that hands out one byte per call: chunk boundaries everywhere.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), out.first_mut()) {
+            (Some((b, rest)), Some(o)) => {
+                *o = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn chunk_boundaries_do_not_matter() {
+    let whole: Vec<Event> = Reader::new(FIXTURE).map(|r| r.unwrap().event).collect();
+    let trickled: Vec<Event> = Reader::new(Trickle(FIXTURE))
+        .map(|r| r.unwrap().event)
+        .collect();
+    assert_eq!(whole, trickled);
+}
+
+#[test]
+fn crlf_bom_and_blank_lines_are_accepted() {
+    let mut log = b"\xEF\xBB\xBF".to_vec();
+    log.extend_from_slice(
+        b"{\"event_type\": \"base\"}\r\n\r\n   \n{\"event_type\": \"error\"}\r\n\n",
+    );
+    let (good, bad) = summary(Reader::new(&log[..]));
+    assert_eq!(good, [1, 4]);
+    assert!(bad.is_empty(), "{bad:?}");
+    let (good, bad) = summary(Reader::new(Trickle(&log)));
+    assert_eq!(good, [1, 4]);
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+#[test]
+fn damage_is_reported_by_line_and_reading_continues() {
+    let mut log = Vec::new();
+    log.extend_from_slice(b"{\"event_type\": \"base\"}\n"); // 1
+    log.extend_from_slice(b"garbage\n"); // 2
+    log.extend_from_slice(b"[1, 2]\n"); // 3
+    log.extend_from_slice(b"{\"event_type\": \"tool_loop_block\", \"call_count\": \"x\"}\n"); // 4
+    log.extend_from_slice(b"{\"event_type\": \"base\", \"agent_id\": \"\xff\"}\n"); // 5
+    log.extend_from_slice(b"{\"event_type\": \"base\"}\n"); // 6
+    let (good, bad) = summary(Reader::new(&log[..]));
+    assert_eq!(good, [1, 6]);
+    assert_eq!(
+        bad,
+        [
+            "line 2: not a JSON object at byte 0",
+            "line 3: not a JSON object at byte 0",
+            "line 4: field `call_count`: expected integer, found string",
+            "line 5: invalid UTF-8 at byte 36",
+        ]
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_reported_but_a_whole_one_is_kept() {
+    let (good, bad) = summary(Reader::new(
+        &b"{\"event_type\": \"base\"}\n{\"event_type\": \"ba"[..],
+    ));
+    assert_eq!(good, [1]);
+    assert_eq!(
+        bad,
+        ["line 2: torn last line (no newline at the end of the input)"]
+    );
+    let (good, bad) = summary(Reader::new(
+        &b"{\"event_type\": \"base\"}\n{\"event_type\": \"base\"}"[..],
+    ));
+    assert_eq!(good, [1, 2]);
+    assert!(bad.is_empty());
+}
+
+#[test]
+fn strict_mode_stops_at_the_first_error() {
+    let log = b"{\"event_type\": \"base\"}\nbad\n{\"event_type\": \"base\"}\n";
+    let (good, bad) = summary(Reader::new(&log[..]).strict(true));
+    assert_eq!((good, bad.len()), (vec![1], 1));
+}
+
+#[test]
+fn a_line_of_100_mb_is_skipped_in_bounded_memory() {
+    // Generated lazily: the reader never sees the line whole.
+    struct Huge {
+        left: usize,
+        tail: &'static [u8],
+    }
+    impl Read for Huge {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.left > 0 {
+                let n = out.len().min(self.left);
+                out[..n].fill(b'x');
+                if self.left == 100 << 20 {
+                    out[0] = b'{';
+                }
+                self.left -= n;
+                return Ok(n);
+            }
+            let n = out.len().min(self.tail.len());
+            out[..n].copy_from_slice(&self.tail[..n]);
+            self.tail = &self.tail[n..];
+            Ok(n)
+        }
+    }
+    let src = Huge {
+        left: 100 << 20,
+        tail: b"\n{\"event_type\": \"base\"}\n",
+    };
+    let mut reader = Reader::new(src).max_line(1 << 20);
+    let first = reader.next().unwrap().unwrap_err();
+    assert!(matches!(first.kind, LineErrorKind::TooLong { limit } if limit == 1 << 20));
+    assert_eq!(first.line, 1);
+    let second = reader.next().unwrap().unwrap();
+    assert_eq!(second.line, 2);
+    assert!(reader.next().is_none());
+}
+
+#[test]
+fn deep_nesting_is_an_error_item() {
+    let deep = format!(
+        "{{\"event_type\": \"base\", \"metadata\": {{\"a\": {}{}}}}}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let log = format!("{deep}{{\"event_type\": \"base\"}}\n");
+    let (good, bad) = summary(Reader::new(log.as_bytes()));
+    assert_eq!(good, [2]);
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].contains("nesting too deep"), "{}", bad[0]);
+}
+
+#[test]
+fn read_then_write_is_lossless_for_unknown_types_and_extra_keys() {
+    let log = b"{\"event_type\": \"custom\", \"z\": 1, \"a\": [true, null]}\n\
+                {\"event_type\": \"turn_start\", \"timestamp\": \"2026-01-01T00:00:00+00:00\", \"agent_id\": null, \"turn_id\": null, \"session_id\": null, \"severity\": \"info\", \"metadata\": {}, \"prompt_preview\": \"\", \"extra\": {\"k\": 1e+16}}\n";
+    let mut out = Vec::new();
+    for r in Reader::new(&log[..]) {
+        json::write_event(&mut out, &r.unwrap().event, Format::Python);
+    }
+    assert_eq!(out, log);
+}
