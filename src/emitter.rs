@@ -31,6 +31,10 @@ pub const PREVIEW_CHARS: usize = 200;
 
 /// The first [`PREVIEW_CHARS`] characters of `text`.
 pub fn preview(text: &str) -> SmolStr {
+    // No more bytes than the limit: no more characters either.
+    if text.len() <= PREVIEW_CHARS {
+        return SmolStr::new(text);
+    }
     match text.char_indices().nth(PREVIEW_CHARS) {
         Some((end, _)) => SmolStr::new(&text[..end]),
         None => SmolStr::new(text),

@@ -748,7 +748,7 @@ mod tests {
                             let index = v.push((t, seq));
                             // Our own pushes get increasing indices and are
                             // readable as soon as push returns.
-                            assert!(last.map_or(true, |l| l < index));
+                            assert!(last.is_none_or(|l| l < index));
                             assert_eq!(v.get(index), Some(&(t, seq)));
                             last = Some(index);
                         }

@@ -133,6 +133,36 @@ fn push2(out: &mut Vec<u8>, v: u32) {
 fn write_micros(micros: i64, out: &mut Vec<u8>) {
     let secs = micros.div_euclid(MICROS_PER_SEC);
     let frac = micros.rem_euclid(MICROS_PER_SEC) as u32;
+    // Events come in bursts within the same second: keep the last
+    // `YYYY-MM-DDTHH:MM:SS` per thread (the writer's) and reuse it.
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, [u8; 19])> = const { std::cell::Cell::new((i64::MIN, [0; 19])) };
+    }
+    let (cached, prefix) = LAST.with(|c| c.get());
+    if cached == secs {
+        out.extend_from_slice(&prefix);
+    } else {
+        let at = out.len();
+        write_seconds(secs, out);
+        if let Ok(p) = <[u8; 19]>::try_from(&out[at..]) {
+            LAST.with(|c| c.set((secs, p)));
+        }
+    }
+    if frac != 0 {
+        out.push(b'.');
+        let mut digits = [b'0'; 6];
+        let mut f = frac;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        out.extend_from_slice(&digits);
+    }
+    out.extend_from_slice(b"+00:00");
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a second since the epoch.
+fn write_seconds(secs: i64, out: &mut Vec<u8>) {
     let days = secs.div_euclid(SECS_PER_DAY);
     let sod = secs.rem_euclid(SECS_PER_DAY) as u32;
     let (year, month, day) = civil_from_days(days);
@@ -154,17 +184,6 @@ fn write_micros(micros: i64, out: &mut Vec<u8>) {
     push2(out, sod / 60 % 60);
     out.push(b':');
     push2(out, sod % 60);
-    if frac != 0 {
-        out.push(b'.');
-        let mut digits = [b'0'; 6];
-        let mut f = frac;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (f % 10) as u8;
-            f /= 10;
-        }
-        out.extend_from_slice(&digits);
-    }
-    out.extend_from_slice(b"+00:00");
 }
 
 fn digits(s: &[u8]) -> Option<u32> {

@@ -13,6 +13,9 @@ use crate::event::{Event, FieldRef, ENVELOPE};
 use crate::value::{Map, Number, Value};
 
 pub(crate) trait Style {
+    /// Whether any of the eight bytes of `w` may need an escape. May say
+    /// yes wrongly (the bytes are then checked one by one), never no.
+    fn word_needs_escape(w: u64) -> bool;
     /// Between a key and its value.
     const COLON: &'static [u8];
     /// Between two members or elements.
@@ -57,7 +60,29 @@ const fn table(python: bool) -> [u8; 256] {
 static COMPACT_ESCAPE: [u8; 256] = table(false);
 static PYTHON_ESCAPE: [u8; 256] = table(true);
 
+// Eight bytes at a time (SWAR): a byte-wise "is zero" / "is below n"
+// without carries between lanes mattering, since a lane that borrows has
+// already made the word positive.
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn any_zero(w: u64) -> u64 {
+    w.wrapping_sub(LANES) & !w & HIGH
+}
+
+/// Some byte is a control character, `"` or `\\`.
+#[inline(always)]
+fn json_specials(w: u64) -> u64 {
+    let control = w.wrapping_sub(LANES * 0x20) & !w & HIGH;
+    control | any_zero(w ^ (LANES * u64::from(b'"'))) | any_zero(w ^ (LANES * u64::from(b'\\')))
+}
+
 impl Style for Compact {
+    #[inline(always)]
+    fn word_needs_escape(w: u64) -> bool {
+        json_specials(w) != 0
+    }
     const COLON: &'static [u8] = b":";
     const COMMA: &'static [u8] = b",";
     const ESCAPE: &'static [u8; 256] = &COMPACT_ESCAPE;
@@ -68,6 +93,11 @@ impl Style for Compact {
 }
 
 impl Style for Python {
+    #[inline(always)]
+    fn word_needs_escape(w: u64) -> bool {
+        // Also DEL and every byte of a non-ASCII character (>= 0x7f).
+        json_specials(w) | ((w.wrapping_add(LANES) | w) & HIGH) != 0
+    }
     const COLON: &'static [u8] = b": ";
     const COMMA: &'static [u8] = b", ";
     const ESCAPE: &'static [u8; 256] = &PYTHON_ESCAPE;
@@ -79,64 +109,146 @@ impl Style for Python {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-#[inline]
-fn push_u_escape(out: &mut Vec<u8>, unit: u32) {
-    out.extend_from_slice(&[
+/// Input bytes escaped per reservation: bounds the extra capacity a long
+/// string can make the buffer take.
+const SEGMENT: usize = 4096;
+/// Output bytes one input byte can become: `\u00XX`.
+const WORST: usize = 6;
+
+#[inline(always)]
+fn hex_escape(unit: u32) -> [u8; 6] {
+    [
         b'\\',
         b'u',
         HEX[(unit >> 12 & 0xf) as usize],
         HEX[(unit >> 8 & 0xf) as usize],
         HEX[(unit >> 4 & 0xf) as usize],
         HEX[(unit & 0xf) as usize],
-    ]);
+    ]
+}
+
+/// The index of the first byte at or after `i` that needs an escape, or
+/// `bytes.len()`: eight bytes at a time, then byte by byte.
+#[inline(always)]
+fn next_escape<S: Style>(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if S::word_needs_escape(w) {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && S::ESCAPE[bytes[i] as usize] == 0 {
+        i += 1;
+    }
+    i
 }
 
 /// Appends `s` as a quoted JSON string.
 #[inline]
 pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let class = S::ESCAPE[bytes[i] as usize];
-        if class == 0 {
-            i += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        match class {
-            U => {
-                push_u_escape(out, u32::from(bytes[i]));
-                i += 1;
-            }
-            X => {
-                // `s` is valid UTF-8 and `i` is on a char boundary: a
-                // non-ASCII lead byte starts a whole character.
-                let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
-                let cp = ch as u32;
-                if cp >= 0x1_0000 {
-                    let v = cp - 0x1_0000;
-                    push_u_escape(out, 0xd800 | (v >> 10));
-                    push_u_escape(out, 0xdc00 | (v & 0x3ff));
-                } else {
-                    push_u_escape(out, cp);
-                }
-                i += ch.len_utf8();
-            }
-            short => {
-                out.extend_from_slice(&[b'\\', short]);
-                i += 1;
-            }
-        }
-        start = i;
+    // Most strings (ids, names, plain text) need no escape: one copy.
+    let first = next_escape::<S>(bytes, 0);
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(&bytes[..first]);
+    if first < bytes.len() {
+        escape_from::<S>(out, s, first);
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
+/// Escapes `s[i..]` into `out`: the writer's hot loop for strings with
+/// escapes. JSON-like tool arguments have a quote every few bytes, so
+/// instead of a bounds-checked `extend` (a `memcpy` call) per run between
+/// escapes, it reserves the worst case for a segment of input once and
+/// writes clean 8-byte words and escapes straight into that capacity.
+#[cold]
+fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
+    let bytes = s.as_bytes();
+    while i < bytes.len() {
+        let seg_end = (i + SEGMENT).min(bytes.len());
+        // A character that starts before `seg_end` may end up to 3 bytes
+        // after it and write up to 12 bytes: hence the slack.
+        let budget = (seg_end - i) * WORST + 16;
+        out.reserve(budget);
+        let len = out.len();
+        let dst = out.as_mut_ptr();
+        let mut n = len;
+        // Copies `src` to `dst + n`.
+        // SAFETY (for every call below): `n - len` never exceeds `budget`:
+        // each input byte consumed in this segment adds at most `WORST`
+        // output bytes, except a final multi-byte character (12 bytes for
+        // 4 input bytes, covered by the 16 bytes of slack); `reserve`
+        // guaranteed capacity for `len + budget` bytes, so `dst + n ..
+        // dst + n + src.len()` lies inside the allocation, and it cannot
+        // overlap `src`, which lives in `s` or on the stack.
+        let put = |n: &mut usize, src: &[u8]| unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), dst.add(*n), src.len());
+            *n += src.len();
+        };
+        while i < seg_end {
+            if i + 8 <= seg_end {
+                let chunk: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);
+                if !S::word_needs_escape(u64::from_le_bytes(chunk)) {
+                    put(&mut n, &chunk);
+                    i += 8;
+                    continue;
+                }
+            }
+            let b = bytes[i];
+            match S::ESCAPE[b as usize] {
+                0 => {
+                    put(&mut n, &[b]);
+                    i += 1;
+                }
+                U => {
+                    put(&mut n, &hex_escape(u32::from(b)));
+                    i += 1;
+                }
+                X => {
+                    // `s` is valid UTF-8 and `i` is on a char boundary: a
+                    // non-ASCII lead byte starts a whole character.
+                    let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
+                    let cp = ch as u32;
+                    if cp >= 0x1_0000 {
+                        let v = cp - 0x1_0000;
+                        put(&mut n, &hex_escape(0xd800 | (v >> 10)));
+                        put(&mut n, &hex_escape(0xdc00 | (v & 0x3ff)));
+                    } else {
+                        put(&mut n, &hex_escape(cp));
+                    }
+                    i += ch.len_utf8();
+                }
+                short => {
+                    put(&mut n, &[b'\\', short]);
+                    i += 1;
+                }
+            }
+        }
+        // SAFETY: bytes `len..n` were all written above (see `put`), and
+        // `n <= len + budget <= capacity`.
+        unsafe { out.set_len(n) };
+    }
+}
+
+/// A key that needs no escape (the schema's own names).
 #[inline]
-fn key<S: Style>(out: &mut Vec<u8>, first: bool, name: &str) {
+fn key<S: Style>(out: &mut Vec<u8>, first: bool, name: &'static str) {
+    out.reserve(name.len() + 6);
+    if !first {
+        out.extend_from_slice(S::COMMA);
+    }
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(S::COLON);
+}
+
+/// A key from data (metadata, extra keys): escaped.
+#[inline]
+fn data_key<S: Style>(out: &mut Vec<u8>, first: bool, name: &str) {
     if !first {
         out.extend_from_slice(S::COMMA);
     }
@@ -163,7 +275,7 @@ fn opt_string<S: Style>(out: &mut Vec<u8>, s: &Option<SmolStr>) {
 
 fn members<S: Style>(out: &mut Vec<u8>, map: &Map, mut first: bool) {
     for (k, v) in map {
-        key::<S>(out, first, k);
+        data_key::<S>(out, first, k);
         value::<S>(out, v);
         first = false;
     }
@@ -247,4 +359,71 @@ pub(crate) fn event<S: Style>(out: &mut Vec<u8>, ev: &Event) {
     });
     members::<S>(out, &ev.extra, false);
     out.extend_from_slice(b"}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn truth<S: Style>(w: u64) -> bool {
+        w.to_le_bytes().iter().any(|&b| S::ESCAPE[b as usize] != 0)
+    }
+
+    /// The word test may over-report but must never miss a byte.
+    #[test]
+    fn word_test_never_misses() {
+        let mut words = vec![];
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                for fill in [b'a', 0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff, b'"', b'\\'] {
+                    let mut bytes = [fill; 8];
+                    bytes[pos] = b;
+                    words.push(u64::from_le_bytes(bytes));
+                }
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..if cfg!(miri) { 1_000 } else { 100_000 } {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            words.push(x);
+        }
+        for w in words {
+            if truth::<Compact>(w) {
+                assert!(Compact::word_needs_escape(w), "{w:#018x}");
+            }
+            if truth::<Python>(w) {
+                assert!(Python::word_needs_escape(w), "{w:#018x}");
+            }
+        }
+        assert!(!Compact::word_needs_escape(u64::from_le_bytes(
+            *b"abcdefgh"
+        )));
+        assert!(!Python::word_needs_escape(u64::from_le_bytes(*b"{}[] ~:,")));
+        assert!(!Compact::word_needs_escape(u64::from_le_bytes(
+            "héllo wö".as_bytes()[..8].try_into().unwrap()
+        )));
+    }
+
+    #[test]
+    fn strings_escape_at_every_alignment() {
+        for pad in 0..17 {
+            let s = format!("{}\"é\u{7f}\n😀{}", "x".repeat(pad), "y".repeat(pad));
+            let mut c = Vec::new();
+            string::<Compact>(&mut c, &s);
+            assert_eq!(
+                String::from_utf8(c).unwrap(),
+                format!("\"{}\\\"é\u{7f}\\n😀{}\"", "x".repeat(pad), "y".repeat(pad))
+            );
+            let mut p = Vec::new();
+            string::<Python>(&mut p, &s);
+            let want = format!(
+                "\"{}\\\"\\u00e9\\u007f\\n\\ud83d\\ude00{}\"",
+                "x".repeat(pad),
+                "y".repeat(pad)
+            );
+            assert_eq!(String::from_utf8(p).unwrap(), want);
+        }
+    }
 }
