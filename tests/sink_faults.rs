@@ -272,3 +272,40 @@ fn emit_with_a_timeout_gives_the_event_back() {
     w.freeze(false);
     sink.close().unwrap();
 }
+
+#[test]
+fn flush_reports_a_fault_even_when_the_queue_is_full() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full here: skipped");
+        return;
+    }
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(4)
+            .batch_bytes(256)
+            .close_timeout(Duration::from_millis(50))
+            .open("/dev/full")
+            .unwrap(),
+    );
+    let producer = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            for i in 0..1000 {
+                sink.emit(numbered(0, i));
+            }
+        })
+    };
+    // Wait until the writer holds its bound and the queue is full.
+    while sink.stats().queue_depth < 4 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let err = sink.flush().unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.raw_os_error() == Some(28)),
+        "{err}"
+    );
+    assert!(matches!(sink.close().unwrap_err(), Error::Abandoned { .. }));
+    producer.join().unwrap(); // unblocked by close, not stuck
+    let stats = sink.stats();
+    assert!(stats.abandoned + stats.after_close > 0);
+}

@@ -471,9 +471,21 @@ impl JsonlSink {
             return self.after_close_error().map_or(Ok(()), Err);
         }
         let done = Completion::new();
-        if let Err(_msg) = self.push_slow(make(done.clone()), None) {
-            // Closed concurrently: close reports what happened.
-            return self.after_close_error().map_or(Ok(()), Err);
+        // Room for the marker may never come while the writer is stuck on
+        // a fault: push in short slices and report the fault meanwhile.
+        let mut msg = make(done.clone());
+        loop {
+            match self.push_slow(msg, Some(Instant::now() + Duration::from_millis(5))) {
+                Ok(()) => break,
+                Err(m) => msg = m,
+            }
+            if let Some(e) = self.current_fault() {
+                return Err(Error::Io(e));
+            }
+            if self.shared.closed.load(Ordering::Acquire) {
+                // Closed concurrently: close reports what happened.
+                return self.after_close_error().map_or(Ok(()), Err);
+            }
         }
         self.shared.wake.unpark();
         loop {
@@ -496,6 +508,14 @@ impl JsonlSink {
                 return self.after_close_error().map_or(Ok(()), Err);
             }
         }
+    }
+
+    fn current_fault(&self) -> Option<Arc<io::Error>> {
+        self.shared
+            .fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn writer_finished(&self) -> bool {
