@@ -93,8 +93,25 @@ impl std::error::Error for LineError {}
 pub const DEFAULT_MAX_LINE: usize = 16 << 20;
 const CHUNK: usize = 256 << 10;
 
-/// Reads events from any `Read`, one line at a time.
-pub struct Reader<R> {
+/// One line of input, without its terminator (`\n` or `\r\n`).
+#[derive(Debug)]
+pub struct RawLine<'a> {
+    /// 1-based line number.
+    pub number: u64,
+    /// The bytes.
+    pub bytes: &'a [u8],
+    /// `false` for a last line that had no newline.
+    pub terminated: bool,
+}
+
+/// Splits any `Read` into lines in bounded memory: the layer under
+/// [`Reader`], for tools that need the raw bytes (a schema checker, a
+/// filter that passes lines through untouched).
+///
+/// Blank lines are skipped, a UTF-8 byte-order mark at the start is
+/// dropped, and a line longer than the limit is skipped to its end and
+/// reported as [`LineErrorKind::TooLong`].
+pub struct Lines<R> {
     src: R,
     buf: Vec<u8>,
     /// Start of unconsumed data in `buf`.
@@ -102,51 +119,35 @@ pub struct Reader<R> {
     /// End of the data read into `buf`.
     end: usize,
     line: u64,
-    parser: LineParser,
     max_line: usize,
-    strict: bool,
-    stopped: bool,
+    done: bool,
     eof: bool,
     at_start: bool,
     /// Skipping the rest of an overlong line.
     skipping: bool,
 }
 
-impl<R: Read> Reader<R> {
-    /// A reader over `src` (wrap it in nothing: the reader buffers).
-    pub fn new(src: R) -> Reader<R> {
-        Reader {
+impl<R: Read> Lines<R> {
+    /// Lines of `src` (which needs no buffering of its own).
+    pub fn new(src: R) -> Lines<R> {
+        Lines {
             src,
             buf: vec![0; CHUNK],
             pos: 0,
             end: 0,
             line: 0,
-            parser: LineParser::new(),
             max_line: DEFAULT_MAX_LINE,
-            strict: false,
-            stopped: false,
+            done: false,
             eof: false,
             at_start: true,
             skipping: false,
         }
     }
 
-    /// Stop after the first error (which is still yielded).
-    pub fn strict(mut self, yes: bool) -> Self {
-        self.strict = yes;
-        self
-    }
-
-    /// The longest line to read (default [`DEFAULT_MAX_LINE`]); longer
-    /// ones are skipped and reported.
+    /// The longest line to return (default [`DEFAULT_MAX_LINE`]).
     pub fn max_line(mut self, bytes: usize) -> Self {
         self.max_line = bytes.max(1);
         self
-    }
-
-    /// The number of the last line read.
-    pub fn line(&self) -> u64 {
-        self.line
     }
 
     /// Reads more input; `false` at the end. The buffer grows only while
@@ -182,95 +183,77 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn error(&mut self, line: u64, kind: LineErrorKind) -> Option<Result<Record, LineError>> {
-        if self.strict {
-            self.stopped = true;
-        }
-        Some(Err(LineError { line, kind }))
+    fn too_long(&self) -> Result<RawLine<'_>, LineError> {
+        let limit = self.max_line;
+        Err(LineError {
+            line: self.line,
+            kind: LineErrorKind::TooLong { limit },
+        })
     }
 
-    fn parse(&mut self, start: usize, end: usize) -> Option<Result<Record, LineError>> {
-        let mut line = &self.buf[start..end];
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
-        }
-        if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
-            return None; // blank
-        }
-        let n = self.line;
-        match self.parser.parse(line) {
-            Ok(event) => Some(Ok(Record { line: n, event })),
-            Err(e) => self.error(n, LineErrorKind::Invalid(e)),
-        }
-    }
-}
-
-impl<R: Read> Iterator for Reader<R> {
-    type Item = Result<Record, LineError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next non-blank line, or why a line could not be returned;
+    /// `None` at the end (and after a read error).
+    #[allow(clippy::should_implement_trait)] // lines borrow the buffer
+    pub fn next_line(&mut self) -> Option<Result<RawLine<'_>, LineError>> {
         loop {
-            if self.stopped {
+            if self.done {
                 return None;
             }
-            let scan_from = self.pos;
-            if let Some(nl) = memchr::memchr(b'\n', &self.buf[scan_from..self.end]) {
-                let end = scan_from + nl;
-                self.pos = end + 1;
+            let from = self.pos;
+            if let Some(nl) = memchr::memchr(b'\n', &self.buf[from..self.end]) {
+                self.pos = from + nl + 1;
                 self.line += 1;
-                if self.skipping {
+                if self.skipping || nl > self.max_line {
                     self.skipping = false;
-                    let n = self.line;
-                    let limit = self.max_line;
-                    return self.error(n, LineErrorKind::TooLong { limit });
+                    return Some(self.too_long());
                 }
-                if end - scan_from > self.max_line {
-                    let n = self.line;
-                    let limit = self.max_line;
-                    return self.error(n, LineErrorKind::TooLong { limit });
+                let mut bytes = &self.buf[from..from + nl];
+                if bytes.last() == Some(&b'\r') {
+                    bytes = &bytes[..bytes.len() - 1];
                 }
-                match self.parse(scan_from, end) {
-                    Some(item) => return Some(item),
-                    None => continue,
+                if is_blank(bytes) {
+                    continue;
                 }
+                let (number, terminated) = (self.line, true);
+                let bytes = &self.buf[from..from + bytes.len()];
+                return Some(Ok(RawLine {
+                    number,
+                    bytes,
+                    terminated,
+                }));
             }
             // No newline in what we hold.
             if self.end - self.pos > self.max_line {
-                // Drop the overlong prefix; remember to report the line.
+                // Drop the overlong prefix; report the line at its end.
                 self.skipping = true;
                 self.pos = self.end;
             }
             if self.eof {
-                let rest = self.end - self.pos;
-                if rest == 0 && !self.skipping {
+                self.done = true;
+                if self.end == self.pos && !self.skipping {
                     return None;
                 }
                 self.line += 1;
-                self.stopped = true;
                 if self.skipping {
-                    let limit = self.max_line;
-                    return Some(Err(LineError {
-                        line: self.line,
-                        kind: LineErrorKind::TooLong { limit },
-                    }));
+                    return Some(self.too_long());
                 }
-                let (start, end) = (self.pos, self.end);
-                self.pos = end;
-                let n = self.line;
-                return match self.parse(start, end) {
-                    Some(Ok(r)) => Some(Ok(r)),
-                    Some(Err(_)) => Some(Err(LineError {
-                        line: n,
-                        kind: LineErrorKind::Torn,
-                    })),
-                    None => None,
-                };
+                let (from, to) = (self.pos, self.end);
+                self.pos = to;
+                if is_blank(&self.buf[from..to]) {
+                    return None;
+                }
+                let number = self.line;
+                return Some(Ok(RawLine {
+                    number,
+                    bytes: &self.buf[from..to],
+                    terminated: false,
+                }));
             }
             match self.fill() {
                 Ok(true) => {}
                 Ok(false) => self.eof = true,
                 Err(e) => {
-                    self.stopped = true;
+                    self.done = true;
                     return Some(Err(LineError {
                         line: self.line + 1,
                         kind: LineErrorKind::Io(e),
@@ -281,7 +264,293 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+/// Reads events from any `Read`, one line at a time.
+pub struct Reader<R> {
+    lines: Lines<R>,
+    parser: LineParser,
+    strict: bool,
+    stopped: bool,
+}
+
+impl<R: Read> Reader<R> {
+    /// A reader over `src` (wrap it in nothing: the reader buffers).
+    pub fn new(src: R) -> Reader<R> {
+        Reader {
+            lines: Lines::new(src),
+            parser: LineParser::new(),
+            strict: false,
+            stopped: false,
+        }
+    }
+
+    /// Stop after the first error (which is still yielded).
+    pub fn strict(mut self, yes: bool) -> Self {
+        self.strict = yes;
+        self
+    }
+
+    /// The longest line to read (default [`DEFAULT_MAX_LINE`]); longer
+    /// ones are skipped and reported.
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.lines = self.lines.max_line(bytes);
+        self
+    }
+
+    /// The number of the last line read.
+    pub fn line(&self) -> u64 {
+        self.lines.line
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Record, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.stopped {
+            return None;
+        }
+        let item = match self.lines.next_line()? {
+            Ok(raw) => match self.parser.parse(raw.bytes) {
+                Ok(event) => Ok(Record {
+                    line: raw.number,
+                    event,
+                }),
+                // A last line without its newline that does not parse is
+                // what a writer killed mid-line leaves.
+                Err(_) if !raw.terminated => Err(LineError {
+                    line: raw.number,
+                    kind: LineErrorKind::Torn,
+                }),
+                Err(e) => Err(LineError {
+                    line: raw.number,
+                    kind: LineErrorKind::Invalid(e),
+                }),
+            },
+            Err(e) => Err(e),
+        };
+        if item.is_err() && self.strict {
+            self.stopped = true;
+        }
+        Some(item)
+    }
+}
+
 /// Reads every line of a byte slice (a file read or mapped whole).
 pub fn read_slice(data: &[u8]) -> Reader<&[u8]> {
     Reader::new(data)
+}
+
+/// Where [`Follow`] starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// From the first line.
+    Beginning,
+    /// From the current end: only lines appended from now on.
+    End,
+    /// From a byte offset known to be at the start of a line, with the
+    /// number of lines before it.
+    At {
+        /// Byte offset of the next line.
+        offset: u64,
+        /// Lines before that offset.
+        line: u64,
+    },
+}
+
+/// Follows a file that is being appended to, like `tail -f`, surviving
+/// rotation: when the path comes to name another file (moved or replaced)
+/// or the file shrinks (truncated), the rest of the old file is read and
+/// the new one is read from its start.
+///
+/// The iterator blocks, polling every `poll` interval, and ends only on an
+/// I/O error. Line numbers count from the start of the file being read
+/// (they restart at 1 after a rotation). A line is yielded once its newline has been written, so a
+/// writer's half-written line is never reported as torn.
+pub struct Follow {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    id: (u64, u64),
+    offset: u64,
+    line: u64,
+    pending: Vec<u8>,
+    /// Complete lines read, `None` for one longer than the limit.
+    ready: std::collections::VecDeque<(u64, Option<Vec<u8>>)>,
+    parser: LineParser,
+    poll: std::time::Duration,
+    max_line: usize,
+    skipping: bool,
+}
+
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+impl Follow {
+    /// Opens `path` for following from `start`.
+    pub fn open(path: impl AsRef<std::path::Path>, start: Start) -> io::Result<Follow> {
+        use std::io::Seek;
+        let path = path.as_ref().to_path_buf();
+        let mut file = std::fs::File::open(&path)?;
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory",
+            ));
+        }
+        let (offset, line) = match start {
+            Start::Beginning => (0, 0),
+            Start::End => (meta.len(), 0),
+            Start::At { offset, line } => (offset, line),
+        };
+        file.seek(io::SeekFrom::Start(offset))?;
+        Ok(Follow {
+            path,
+            id: file_id(&meta),
+            file,
+            offset,
+            line,
+            pending: Vec::new(),
+            ready: Default::default(),
+            parser: LineParser::new(),
+            poll: std::time::Duration::from_millis(200),
+            max_line: DEFAULT_MAX_LINE,
+            skipping: false,
+        })
+    }
+
+    /// How often to look for new data (default 200 ms).
+    pub fn poll(mut self, every: std::time::Duration) -> Self {
+        self.poll = every;
+        self
+    }
+
+    /// Reads what is there now; returns how many bytes.
+    fn read_more(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; 64 << 10];
+        let mut total = 0;
+        loop {
+            let n = match self.file.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+            self.offset += n as u64;
+            let mut data = &chunk[..n];
+            while let Some(nl) = memchr::memchr(b'\n', data) {
+                self.line += 1;
+                if self.skipping {
+                    self.skipping = false;
+                    self.ready.push_back((self.line, None));
+                } else {
+                    let mut l = std::mem::take(&mut self.pending);
+                    l.extend_from_slice(&data[..nl]);
+                    self.ready.push_back((self.line, Some(l)));
+                }
+                data = &data[nl + 1..];
+            }
+            if !self.skipping {
+                self.pending.extend_from_slice(data);
+                if self.pending.len() > self.max_line {
+                    self.pending = Vec::new();
+                    self.skipping = true;
+                }
+            }
+        }
+    }
+
+    /// Whether the path now names another file, or the file shrank.
+    fn rotated(&self) -> io::Result<bool> {
+        match std::fs::metadata(&self.path) {
+            Ok(m) => Ok(file_id(&m) != self.id || m.len() < self.offset),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false), // moved, not yet recreated
+            Err(e) => Err(e),
+        }
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        let file = std::fs::File::open(&self.path)?;
+        self.id = file_id(&file.metadata()?);
+        self.file = file;
+        self.offset = 0;
+        self.line = 0;
+        self.pending.clear();
+        self.skipping = false;
+        Ok(())
+    }
+}
+
+impl Iterator for Follow {
+    type Item = Result<Record, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((line, bytes)) = self.ready.pop_front() {
+                let Some(bytes) = bytes else {
+                    let limit = self.max_line;
+                    return Some(Err(LineError {
+                        line,
+                        kind: LineErrorKind::TooLong { limit },
+                    }));
+                };
+                let mut l = &bytes[..];
+                if l.last() == Some(&b'\r') {
+                    l = &l[..l.len() - 1];
+                }
+                if l.iter().all(|b| matches!(b, b' ' | b'\t')) {
+                    continue;
+                }
+                return Some(match self.parser.parse(l) {
+                    Ok(event) => Ok(Record { line, event }),
+                    Err(e) => Err(LineError {
+                        line,
+                        kind: LineErrorKind::Invalid(e),
+                    }),
+                });
+            }
+            match self.read_more() {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(LineError {
+                        line: self.line + 1,
+                        kind: LineErrorKind::Io(e),
+                    }))
+                }
+            }
+            match self.rotated() {
+                Ok(true) => {
+                    // Drain what the old file still has, then switch.
+                    match self.read_more() {
+                        Ok(n) if n > 0 => continue,
+                        _ => {}
+                    }
+                    if let Err(e) = self.reopen() {
+                        return Some(Err(LineError {
+                            line: self.line + 1,
+                            kind: LineErrorKind::Io(e),
+                        }));
+                    }
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    return Some(Err(LineError {
+                        line: self.line + 1,
+                        kind: LineErrorKind::Io(e),
+                    }))
+                }
+            }
+            std::thread::sleep(self.poll);
+        }
+    }
 }

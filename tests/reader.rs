@@ -181,3 +181,57 @@ fn read_then_write_is_lossless_for_unknown_types_and_extra_keys() {
     }
     assert_eq!(out, log);
 }
+
+#[test]
+fn follow_sees_appends_and_survives_rotation() {
+    use agent_audit::reader::{Follow, Start};
+    use std::io::Write;
+    use std::time::Duration;
+
+    let dir = std::env::temp_dir().join(format!("agent-audit-follow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let line = |i: usize| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    std::fs::write(&path, line(0)).unwrap();
+
+    let follow = Follow::open(&path, Start::Beginning)
+        .unwrap()
+        .poll(Duration::from_millis(5));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for item in follow {
+            if tx
+                .send(item.map(|r| r.event.metadata["i"].clone()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("follow stalled")
+            .unwrap()
+    };
+    assert_eq!(next(), agent_audit::Value::from(0i64));
+
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    // A line written in two parts is reported once, whole.
+    let l1 = line(1);
+    f.write_all(&l1.as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    f.write_all(&l1.as_bytes()[10..]).unwrap();
+    assert_eq!(next(), agent_audit::Value::from(1i64));
+
+    // Rotation: the old file gets one more line after the move, then a new
+    // file appears at the path.
+    std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
+    f.write_all(line(2).as_bytes()).unwrap();
+    std::fs::write(&path, line(3)).unwrap();
+    assert_eq!(next(), agent_audit::Value::from(2i64));
+    assert_eq!(next(), agent_audit::Value::from(3i64));
+}
