@@ -1,0 +1,274 @@
+//! `tail`: the last events of a log, filtered, optionally followed.
+//!
+//! On a terminal each event is one readable line; piped, the matching lines
+//! are passed through byte for byte, so `tail --tool x log | jq` works.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+
+use agent_audit::event::FieldRef;
+use agent_audit::reader::{Follow, LineErrorKind, Lines, Start};
+use agent_audit::{json, Event, Format, Kind};
+
+use crate::{CmdResult, Failure, Outcome, PathArg};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The log to read.
+    file: PathArg,
+    /// Keep reading as the log grows (survives rotation).
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// How many events to show first.
+    #[arg(short = 'n', long = "lines", default_value_t = 10, value_name = "N")]
+    lines: usize,
+    /// Only events of this type (e.g. tool_call_failure).
+    #[arg(long = "type", value_name = "TYPE")]
+    event_type: Option<String>,
+    /// Only events of this agent.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only events of this severity (info, warning, error, ...).
+    #[arg(long)]
+    severity: Option<String>,
+    /// Only events about this tool.
+    #[arg(long)]
+    tool: Option<String>,
+}
+
+impl Args {
+    fn matches(&self, ev: &Event) -> bool {
+        self.event_type
+            .as_deref()
+            .is_none_or(|t| ev.event_type() == t)
+            && self
+                .agent
+                .as_deref()
+                .is_none_or(|a| ev.agent_id.as_deref() == Some(a))
+            && self
+                .severity
+                .as_deref()
+                .is_none_or(|s| ev.severity.as_str() == s)
+            && self
+                .tool
+                .as_deref()
+                .is_none_or(|t| ev.tool_name() == Some(t))
+    }
+}
+
+struct Printer {
+    pretty: bool,
+    out: io::StdoutLock<'static>,
+}
+
+impl Printer {
+    fn show(&mut self, raw: &[u8], ev: &Event) -> io::Result<()> {
+        if !self.pretty {
+            self.out.write_all(raw)?;
+            return self.out.write_all(b"\n");
+        }
+        let (color, reset) = match ev.severity.as_str() {
+            "error" => ("\x1b[31m", "\x1b[0m"),
+            "warning" => ("\x1b[33m", "\x1b[0m"),
+            _ => ("", ""),
+        };
+        writeln!(
+            self.out,
+            "{} {color}{:<7}{reset} {:<12} {:<20} {}",
+            ev.timestamp,
+            ev.severity.as_str(),
+            ev.agent_id.as_deref().unwrap_or("-"),
+            ev.event_type(),
+            details(ev)
+        )
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match one_line.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+/// The few fields that say what happened, on one line.
+fn details(ev: &Event) -> String {
+    match &ev.kind {
+        Kind::TurnStart(k) => clip(&k.prompt_preview, 80),
+        Kind::TurnEnd(k) => format!(
+            "{} ({} calls)",
+            clip(&k.content_preview, 60),
+            k.function_calls_count
+        ),
+        Kind::ToolCallAttempt(k) => format!("{}({})", k.tool_name, clip(&k.arguments_preview, 60)),
+        Kind::ToolCallComplete(k) => {
+            format!(
+                "{} {} in {:.1} ms",
+                k.tool_name,
+                k.status,
+                k.duration_ms.as_f64()
+            )
+        }
+        Kind::ToolCallFailure(k) => format!(
+            "{} {}: {}",
+            k.tool_name,
+            k.error_type,
+            clip(&k.error_message, 60)
+        ),
+        Kind::ToolPolicyDecision(k) => {
+            format!("{} {} by {}", k.tool_name, k.action, k.policy_source)
+        }
+        Kind::SandboxDecision(k) => format!(
+            "{} -> {} ({})",
+            k.tool_name,
+            k.backend_type,
+            clip(&k.reason, 40)
+        ),
+        Kind::ToolLoopWarning(k) => format!(
+            "{} {} x{} ({})",
+            k.tool_name, k.pattern, k.call_count, k.severity_level
+        ),
+        Kind::ToolLoopBlock(k) => format!("{} {} x{}", k.tool_name, k.pattern, k.call_count),
+        Kind::HookMutation(k) => format!(
+            "{} changed {}.{}",
+            k.hook_name, k.tool_name, k.mutated_field
+        ),
+        Kind::Error(k) => format!(
+            "{}: {} ({})",
+            k.error_type,
+            clip(&k.error_message, 60),
+            k.error_context
+        ),
+        Kind::AgentSwitch(k) => format!(
+            "{} -> {} ({})",
+            k.from_agent,
+            k.to_agent,
+            clip(&k.reason, 40)
+        ),
+        kind => {
+            let mut parts = Vec::new();
+            kind.for_each_field(|name, v| match v {
+                FieldRef::Str(s) if !s.is_empty() => parts.push(format!("{name}={}", clip(s, 30))),
+                FieldRef::Int(i) => parts.push(format!("{name}={i}")),
+                FieldRef::Number(n) => parts.push(format!("{name}={}", n.as_f64())),
+                FieldRef::Bool(b) => parts.push(format!("{name}={b}")),
+                _ => {}
+            });
+            for (k, v) in &ev.extra {
+                let mut text = Vec::new();
+                json::write_value(&mut text, v, Format::Compact);
+                parts.push(format!("{k}={}", clip(&String::from_utf8_lossy(&text), 30)));
+            }
+            parts.join(" ")
+        }
+    }
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let path = &args.file;
+    let open_err = |e: io::Error| {
+        Failure(format!(
+            "cannot open {}: {}",
+            path.display(),
+            crate::plain(&e)
+        ))
+    };
+    let file = File::open(path).map_err(open_err)?;
+    let meta = file.metadata().map_err(open_err)?;
+    if meta.is_dir() {
+        return Err(Failure(format!(
+            "cannot read {}: it is a directory",
+            path.display()
+        )));
+    }
+    let mut printer = Printer {
+        pretty: io::stdout().is_terminal(),
+        out: io::stdout().lock(),
+    };
+    let mut parser = agent_audit::json::LineParser::new();
+    let mut bad = 0u64;
+
+    // The last N matching lines of what is there now; with --follow, stop
+    // at the last whole line so following resumes exactly there.
+    let len = meta.len();
+    let mut lines = Lines::new(file.take(len));
+    let mut last: VecDeque<(Vec<u8>, Event)> = VecDeque::with_capacity(args.lines.min(4096));
+    let mut resume = (len, 0u64);
+    while let Some(item) = lines.next_line() {
+        match item {
+            Ok(raw) if !raw.terminated && args.follow => {
+                resume = (len - raw.bytes.len() as u64, raw.number - 1);
+            }
+            Ok(raw) => {
+                resume.1 = raw.number;
+                match parser.parse(raw.bytes) {
+                    Ok(ev) if args.matches(&ev) => {
+                        if args.lines > 0 {
+                            if last.len() == args.lines {
+                                last.pop_front();
+                            }
+                            last.push_back((raw.bytes.to_vec(), ev));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("line {}: {e}", raw.number);
+                    }
+                }
+            }
+            Err(e) => {
+                if let LineErrorKind::Io(_) = e.kind {
+                    return Err(Failure(format!("reading {}: {e}", path.display())));
+                }
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    for (raw, ev) in &last {
+        printer.show(raw, ev)?;
+    }
+    printer.out.flush()?;
+    if !args.follow {
+        return Ok(if bad == 0 {
+            Outcome::Ok
+        } else {
+            Outcome::Problems
+        });
+    }
+
+    let start = Start::At {
+        offset: resume.0,
+        line: resume.1,
+    };
+    let follow = Follow::open(path, start).map_err(open_err)?;
+    for item in follow {
+        match item {
+            Ok(rec) if args.matches(&rec.event) => {
+                if printer.pretty {
+                    printer.show(&[], &rec.event)?;
+                } else {
+                    // Piped: pass the event on as compact JSONL.
+                    let mut line = Vec::new();
+                    json::write_event(&mut line, &rec.event, Format::Compact);
+                    printer.out.write_all(&line)?;
+                }
+                printer.out.flush()?;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let LineErrorKind::Io(_) = e.kind {
+                    return Err(Failure(format!("reading {}: {e}", path.display())));
+                }
+                eprintln!("{e}");
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,370 @@
+//! The `agent-audit` binary, run for real against the committed fixture
+//! and against damaged files.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const FIXTURE: &str = "tests/fixtures/reference_python.jsonl";
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_agent-audit"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// One clear line on stderr, exit 1, no panic or backtrace.
+fn assert_clean_failure(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(
+        err.starts_with("agent-audit: ") && err.contains(needle),
+        "stderr: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "stderr: {err}"
+    );
+}
+
+fn damaged() -> Vec<u8> {
+    let mut log = std::fs::read(FIXTURE).unwrap()[..]
+        .split(|&b| b == b'\n')
+        .take(5)
+        .collect::<Vec<_>>()
+        .join(&b'\n');
+    log.extend_from_slice(
+        b"\nnot json\n{\"event_type\": \"tool_loop_block\", \"call_count\": \"x\"}\n",
+    );
+    let first = std::fs::read(FIXTURE).unwrap();
+    let line = first.split(|&b| b == b'\n').next().unwrap();
+    log.extend_from_slice(line);
+    log.push(b'\n');
+    log.extend_from_slice(&line[..line.len() / 2]); // torn
+    log
+}
+
+#[test]
+fn help_is_complete_for_every_subcommand() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in ["stress", "convert", "verify", "stats", "tail"] {
+        assert!(help.contains(sub), "{help}");
+        let out = run(&[sub, "--help"]);
+        assert!(out.status.success(), "{sub} --help");
+        assert!(text(&out.stdout).contains("Usage: agent-audit"), "{sub}");
+    }
+    assert!(text(&run(&["stress", "--help"]).stdout).contains("--threads"));
+}
+
+#[test]
+fn convert_reproduces_the_reference_byte_for_byte() {
+    let out = run(&["convert", FIXTURE, "--format", "python"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, std::fs::read(FIXTURE).unwrap());
+}
+
+#[test]
+fn convert_round_trips_through_compact_on_stdin() {
+    let compact = run(&["convert", FIXTURE]);
+    assert!(compact.status.success());
+    let back = run_stdin(&["convert", "-", "--format", "python"], &compact.stdout);
+    assert!(back.status.success());
+    // Compact writes NaN/Infinity as null, so compare only the lines without.
+    let want = std::fs::read_to_string(FIXTURE).unwrap();
+    let got = text(&back.stdout);
+    let mut compared = 0;
+    for (w, g) in want.lines().zip(got.lines()) {
+        if !w.contains("NaN") && !w.contains("Infinity") {
+            assert_eq!(w, g);
+            compared += 1;
+        }
+    }
+    assert!(compared > 200);
+}
+
+#[test]
+fn convert_reports_bad_lines_and_keeps_the_good_ones() {
+    let dir = common::scratch_dir("cli-convert");
+    let out_path = dir.join("out.jsonl");
+    let out = run_stdin(
+        &["convert", "-", "-o", out_path.to_str().unwrap()],
+        &damaged(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            "line 6: not a JSON object at byte 0",
+            "line 7: field `call_count`: expected integer, found string",
+            "line 9: torn last line (no newline at the end of the input)",
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap().lines().count(),
+        6
+    );
+}
+
+#[test]
+fn verify_passes_the_fixture_and_lists_damage() {
+    let out = run(&["verify", FIXTURE]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("328 valid"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let dir = common::scratch_dir("cli-verify");
+    let path = dir.join("damaged.jsonl");
+    let mut log = damaged();
+    log.extend_from_slice(b"\n{\"event_type\": \"turn_start\"}\n");
+    std::fs::write(&path, &log).unwrap();
+    let out = run(&["verify", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(report.contains("line 6: not a JSON object"), "{report}");
+    assert!(report.contains("line 7: field `call_count`"), "{report}");
+    // The formerly torn line 9 now ends with a newline but is cut: invalid.
+    assert!(report.contains("line 9: "), "{report}");
+    assert!(
+        report.contains("line 10: missing fields timestamp, agent_id, turn_id, session_id, severity, metadata, prompt_preview"),
+        "{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with("6 valid (0 of unknown type), 4 invalid, 0 torn"),
+        "{report}"
+    );
+}
+
+#[test]
+fn stats_counts_what_the_fixture_holds() {
+    let out = run(&["stats", FIXTURE, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["events"], 328);
+    assert_eq!(v["invalid_lines"], 0);
+    let by_type = v["by_type"].as_object().unwrap();
+    assert_eq!(by_type.len(), 16);
+    assert_eq!(
+        by_type.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        328
+    );
+    // Cross-check a few figures against the file itself.
+    let text_log = std::fs::read_to_string(FIXTURE).unwrap();
+    let failures = text_log
+        .matches("\"event_type\": \"tool_call_failure\"")
+        .count() as u64;
+    assert_eq!(v["by_type"]["tool_call_failure"], failures);
+    let warnings = text_log
+        .matches("\"event_type\": \"tool_loop_warning\"")
+        .count() as u64;
+    assert_eq!(v["loops"]["warnings"], warnings);
+
+    let human = run(&["stats", FIXTURE]);
+    assert!(human.status.success());
+    let t = text(&human.stdout);
+    assert!(
+        t.contains("by type") && t.contains("tools") && t.contains("p95 ms"),
+        "{t}"
+    );
+}
+
+#[test]
+fn stats_of_a_stress_run_has_failure_rates_and_durations() {
+    let dir = common::scratch_dir("cli-stats");
+    let log = dir.join("s.jsonl");
+    let out = run(&[
+        "stress",
+        "--out",
+        log.to_str().unwrap(),
+        "--events",
+        "20000",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["stats", log.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["events"], 20000);
+    let tools = v["tools"].as_object().unwrap();
+    assert!(!tools.is_empty());
+    for (name, t) in tools {
+        let rate = t["failure_rate"].as_f64().unwrap();
+        assert!((0.0..0.5).contains(&rate), "{name}: {rate}");
+        let (p50, p99) = (
+            t["duration_ms"]["p50"].as_f64().unwrap(),
+            t["duration_ms"]["p99"].as_f64().unwrap(),
+        );
+        assert!(p50 > 0.0 && p50 <= p99, "{name}: {p50} {p99}");
+    }
+    assert!(v["turns"]["started"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+fn stress_writes_what_it_reports() {
+    let dir = common::scratch_dir("cli-stress");
+    let log = dir.join("s.jsonl");
+    let out = run(&[
+        "stress",
+        "--out",
+        log.to_str().unwrap(),
+        "--events",
+        "30000",
+        "--threads",
+        "3",
+        "--format",
+        "python",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    for k in [
+        "events",
+        "seconds",
+        "events_per_sec",
+        "bytes",
+        "p50_ns",
+        "p99_ns",
+        "p999_ns",
+        "max_ns",
+    ] {
+        assert!(keys.contains(&k), "missing {k} in {keys:?}");
+    }
+    assert_eq!(v["events"], 30000);
+    assert_eq!(
+        v["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&log).unwrap().len()
+    );
+    assert!(v["p50_ns"].as_u64().unwrap() <= v["p99_ns"].as_u64().unwrap());
+    let verify = run(&["verify", log.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+    // python format: the reference's separators
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .starts_with("{\"event_type\": \"turn_start\", \"timestamp\": \""));
+}
+
+#[test]
+fn stress_to_dev_full_is_a_clear_error() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let out = run(&["stress", "--out", "/dev/full", "--events", "50000"]);
+    assert_clean_failure(&out, "writing /dev/full: No space left on device");
+}
+
+#[test]
+fn missing_files_directories_and_permissions_are_clear_errors() {
+    let dir = common::scratch_dir("cli-errors");
+    for sub in ["convert", "verify", "stats", "tail"] {
+        assert_clean_failure(
+            &run(&[sub, "/nonexistent/audit.jsonl"]),
+            "No such file or directory",
+        );
+        assert_clean_failure(&run(&[sub, dir.to_str().unwrap()]), "is a directory");
+    }
+    let out = run(&[
+        "stress",
+        "--out",
+        "/nonexistent/dir/x.jsonl",
+        "--events",
+        "10",
+    ]);
+    assert_clean_failure(&out, "cannot open /nonexistent/dir/x.jsonl");
+    let out = run(&["convert", FIXTURE, "-o", "/nonexistent/dir/out.jsonl"]);
+    assert_clean_failure(&out, "cannot create /nonexistent/dir/out.jsonl");
+    // Unreadable file (meaningless as root, where every file is readable).
+    let locked = dir.join("locked.jsonl");
+    std::fs::write(&locked, "{}\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&locked).is_err() {
+        assert_clean_failure(
+            &run(&["verify", locked.to_str().unwrap()]),
+            "Permission denied",
+        );
+    }
+}
+
+#[test]
+fn tail_shows_the_last_matching_events_raw_when_piped() {
+    let out = run(&["tail", "-n", "3", "--type", "tool_call_failure", FIXTURE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fixture = std::fs::read_to_string(FIXTURE).unwrap();
+    let all: Vec<&str> = fixture
+        .lines()
+        .filter(|l| l.contains("\"event_type\": \"tool_call_failure\""))
+        .collect();
+    let got = text(&out.stdout);
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(got, all[all.len() - 3..]);
+
+    let out = run(&["tail", "-n", "1000", "--severity", "error", FIXTURE]);
+    let lines = text(&out.stdout);
+    assert!(lines.lines().count() > 3);
+    assert!(lines.lines().all(|l| l.contains("\"severity\": \"error\"")));
+}
+
+#[test]
+fn tail_follow_prints_appended_events() {
+    let dir = common::scratch_dir("cli-tail");
+    let path = dir.join("live.jsonl");
+    std::fs::write(&path, "").unwrap();
+    let mut child = bin()
+        .args(["tail", "-f", "--agent", "a2", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sink = agent_audit::JsonlSink::open(&path).unwrap();
+    for i in 0..20i64 {
+        let agent = if i % 2 == 0 { "a1" } else { "a2" };
+        sink.emit(common::numbered(0, i).agent(agent));
+    }
+    sink.close().unwrap();
+    // Read what tail printed: the ten events of a2, as JSONL.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while got.len() < 10 && std::time::Instant::now() < deadline {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+            break;
+        }
+        let ev = agent_audit::json::parse_line(line.trim_end().as_bytes()).unwrap();
+        got.push(common::meta_i64(&ev, "i"));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, (0..20).filter(|i| i % 2 == 1).collect::<Vec<i64>>());
+}
