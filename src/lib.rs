@@ -55,7 +55,7 @@ pub use severity::Severity;
 pub use sink::{JsonlSink, SinkStats};
 pub use smol_str::SmolStr;
 pub use timestamp::Timestamp;
-pub use value::{Map, Number, Value};
+pub use value::{BigInt, Map, Number, Value};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -222,8 +222,9 @@ impl<R: Read> Lines<R> {
                     terminated,
                 }));
             }
-            // No newline in what we hold.
-            if self.end - self.pos > self.max_line {
+            // No newline in what we hold. (While a byte-order mark may still
+            // be arriving, its bytes are not part of a line.)
+            if !self.at_start && self.end - self.pos > self.max_line {
                 // Drop the overlong prefix; report the line at its end.
                 self.skipping = true;
                 self.pos = self.end;

@@ -23,7 +23,8 @@ impl Serialize for Number {
             Number::Int(i) => s.serialize_i64(*i),
             Number::UInt(u) => s.serialize_u64(*u),
             Number::Float(f) => s.serialize_f64(*f),
-            Number::Big(text) => {
+            Number::Big(big) => {
+                let text = big.as_str();
                 if let Ok(i) = text.parse::<i128>() {
                     s.serialize_i128(i)
                 } else if let Ok(u) = text.parse::<u128>() {

@@ -19,6 +19,31 @@ use smol_str::SmolStr;
 /// An ordered JSON object: keys in insertion order, last duplicate wins.
 pub type Map = IndexMap<SmolStr, Value>;
 
+/// An integer beyond 64 bits, kept as its exact decimal text.
+///
+/// Only canonical text can be held (an optional `-`, then digits without
+/// leading zeros), so whatever is written is valid JSON and reads back the
+/// same.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BigInt(Box<str>);
+
+impl BigInt {
+    /// The integer in `text`, if `text` is canonical decimal: an optional
+    /// `-` and digits, no leading zero (`0` itself excepted).
+    pub fn parse(text: &str) -> Option<BigInt> {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        canonical.then(|| BigInt(text.into()))
+    }
+
+    /// The decimal text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A JSON number as Python would hold it: an integer of any size or a float.
 #[derive(Clone, Debug)]
 pub enum Number {
@@ -26,9 +51,8 @@ pub enum Number {
     Int(i64),
     /// A non-negative integer above `i64::MAX` that fits in `u64`.
     UInt(u64),
-    /// An integer beyond 64 bits, kept as its exact decimal text
-    /// (an optional `-` followed by digits).
-    Big(Box<str>),
+    /// An integer beyond 64 bits, kept exactly.
+    Big(BigInt),
     /// A float (`duration_ms` and the like); may be non-finite.
     Float(f64),
 }
@@ -39,7 +63,7 @@ impl Number {
         match *self {
             Number::Int(i) => i as f64,
             Number::UInt(u) => u as f64,
-            Number::Big(ref s) => s.parse().unwrap_or(f64::NAN),
+            Number::Big(ref b) => b.as_str().parse().unwrap_or(f64::NAN),
             Number::Float(f) => f,
         }
     }
@@ -53,22 +77,36 @@ impl Number {
         }
     }
 
-    /// Builds a number from decimal integer text of any length.
+    /// Builds a number from decimal integer text of any length, in the
+    /// smallest exact representation. Leading zeros are dropped (`-007`
+    /// is `-7`).
     ///
     /// Returns `None` if `text` is not an optional `-` followed by ASCII
     /// digits.
     pub fn from_integer_text(text: &str) -> Option<Number> {
-        let digits = text.strip_prefix('-').unwrap_or(text);
+        let (neg, digits) = match text.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, text),
+        };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        if let Ok(i) = text.parse::<i64>() {
+        let digits = digits.trim_start_matches('0');
+        if digits.is_empty() {
+            return Some(Number::Int(0));
+        }
+        let canonical = if neg {
+            format!("-{digits}")
+        } else {
+            digits.to_string()
+        };
+        if let Ok(i) = canonical.parse::<i64>() {
             return Some(Number::Int(i));
         }
-        if let Ok(u) = text.parse::<u64>() {
+        if let Ok(u) = canonical.parse::<u64>() {
             return Some(Number::UInt(u));
         }
-        Some(Number::Big(text.into()))
+        BigInt::parse(&canonical).map(Number::Big)
     }
 }
 
@@ -219,8 +257,16 @@ mod tests {
         );
         assert_eq!(
             Number::from_integer_text("-1180591620717411303424"),
-            Some(Number::Big("-1180591620717411303424".into()))
+            BigInt::parse("-1180591620717411303424").map(Number::Big)
         );
+        assert_eq!(
+            Number::from_integer_text("-0001180591620717411303424"),
+            BigInt::parse("-1180591620717411303424").map(Number::Big)
+        );
+        assert_eq!(Number::from_integer_text("-000"), Some(Number::Int(0)));
+        assert_eq!(Number::from_integer_text("007"), Some(Number::Int(7)));
+        assert_eq!(BigInt::parse("0123"), None);
+        assert_eq!(BigInt::parse("12a"), None);
         assert_eq!(Number::from_integer_text("1.5"), None);
         assert_eq!(Number::from_integer_text("-"), None);
     }

@@ -166,7 +166,9 @@ fn nested_metadata_keeps_order_and_types() {
     assert_eq!(keys, ["z", "a", "big", "neg", "f"]);
     assert_eq!(
         ev.metadata["big"],
-        Value::Number(Number::Big("1267650600228229401496703205376".into()))
+        Value::Number(Number::Big(
+            agent_audit::value::BigInt::parse("1267650600228229401496703205376").unwrap()
+        ))
     );
     assert_eq!(json::to_line(&ev, Format::Python), format!("{line}\n"));
     assert!(json::to_line(&ev, Format::Compact).contains(r#""neg":-0.0,"f":1e16}"#));
@@ -269,4 +271,25 @@ fn serde_gives_the_schema_shape() {
     assert_eq!(back, ev);
     let kind: TurnEnd = serde_json::from_str(r#"{"function_calls_count": 2}"#).unwrap();
     assert_eq!(kind.function_calls_count, 2);
+}
+
+/// Found by fuzzing (fuzz/regressions/round_trip/big-integer-leading-zero):
+/// a big integer built from text with leading zeros was written as is,
+/// which is not JSON. Such text is now normalised, and `BigInt` holds only
+/// canonical text.
+#[test]
+fn big_integers_are_always_written_as_valid_json() {
+    let n = Number::from_integer_text("-000123456789012345678901234").unwrap();
+    let ev = Event::default().meta("n", n.clone());
+    for f in both_formats() {
+        let line = json::to_line(&ev, f);
+        assert!(line.contains("-123456789012345678901234"), "{line}");
+        assert_eq!(
+            json::parse_line(line.trim_end().as_bytes())
+                .unwrap()
+                .metadata["n"],
+            Value::Number(n.clone())
+        );
+    }
+    assert!(agent_audit::BigInt::parse("00").is_none());
 }

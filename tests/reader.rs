@@ -235,3 +235,22 @@ fn follow_sees_appends_and_survives_rotation() {
     assert_eq!(next(), agent_audit::Value::from(2i64));
     assert_eq!(next(), agent_audit::Value::from(3i64));
 }
+
+/// Found by fuzzing (fuzz/regressions/read_stream/bom-split-max-line-1):
+/// a byte-order mark arriving a byte at a time was counted as part of an
+/// overlong line.
+#[test]
+fn a_split_bom_is_not_part_of_a_line() {
+    let log = b"\xEF\xBB\xBF\n\n\n\xEE";
+    let got: Vec<String> = Reader::new(Trickle(log))
+        .max_line(1)
+        .map(|r| {
+            r.map(|r| r.line.to_string())
+                .unwrap_or_else(|e| e.to_string())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        ["line 4: torn last line (no newline at the end of the input)"]
+    );
+}

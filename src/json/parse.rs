@@ -463,7 +463,9 @@ mod tests {
         assert_eq!(m[2].1, Value::from(f64::NEG_INFINITY));
         assert_eq!(
             m[3].1,
-            Value::Number(Number::Big("-1180591620717411303424".into()))
+            Number::from_integer_text("-1180591620717411303424")
+                .map(Value::Number)
+                .unwrap()
         );
     }
 

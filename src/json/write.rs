@@ -261,7 +261,7 @@ pub(crate) fn number<S: Style>(out: &mut Vec<u8>, n: &Number) {
     match n {
         Number::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         Number::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
-        Number::Big(text) => out.extend_from_slice(text.as_bytes()),
+        Number::Big(big) => out.extend_from_slice(big.as_str().as_bytes()),
         Number::Float(f) => S::float(out, *f),
     }
 }
