@@ -37,6 +37,8 @@ pub(crate) struct Config {
 
 const RETRY_MIN: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_secs(1);
+/// How long an idle writer polls before it parks.
+const SPIN: Duration = Duration::from_micros(20);
 /// How often, at most, the path is checked for having been moved/deleted.
 const MOVED_CHECK: Duration = Duration::from_millis(1);
 
@@ -124,6 +126,12 @@ impl Writer {
             if popped > 0 && self.fault.is_none() {
                 continue;
             }
+            // Before sleeping, wait a few microseconds for more work: a
+            // producer that finds the writer awake pays no unpark (a
+            // futex system call of a microsecond or more).
+            if self.fault.is_none() && self.spin_for_work() {
+                continue;
+            }
             let timeout = if self.fault.is_some() {
                 self.retry_at.saturating_duration_since(now)
             } else if self.dirty || matches!(self.target, Target::Writer(_)) {
@@ -134,6 +142,22 @@ impl Writer {
             self.shared
                 .wake
                 .sleep(|| std::thread::park_timeout(timeout.max(Duration::from_micros(50))));
+        }
+    }
+
+    /// Polls the queue for up to `SPIN`; whether work arrived.
+    fn spin_for_work(&self) -> bool {
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if !self.shared.queue.is_empty() || self.shared.closed.load(Ordering::Relaxed) {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= SPIN {
+                return false;
+            }
         }
     }
 
