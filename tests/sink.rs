@@ -391,3 +391,32 @@ fn works_as_a_collector_behind_an_emitter() {
         );
     }
 }
+
+#[test]
+fn durable_mode_syncs_on_flush_and_on_the_tick() {
+    let dir = scratch_dir("durable");
+    let path = dir.join("audit.jsonl");
+    let sink = JsonlSink::builder()
+        .durable(true)
+        .flush_interval(Duration::from_millis(2))
+        .open(&path)
+        .unwrap();
+    for i in 0..1000 {
+        sink.emit(numbered(0, i));
+    }
+    sink.flush().unwrap();
+    common::assert_sequence(
+        &read_numbered(std::slice::from_ref(&path))[&0],
+        1000,
+        "after a durable flush",
+    );
+    // Without a flush, the periodic tick writes (and syncs) by itself.
+    sink.emit(numbered(0, 1000));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sink.stats().events_written < 1001 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(sink.stats().events_written, 1001);
+    assert_eq!(sink.stats().errors, 0);
+    sink.close().unwrap();
+}

@@ -170,3 +170,99 @@ mod loom_tests {
         });
     }
 }
+
+/// The flush protocol on top of the handshake, with the queue modelled as
+/// a locked FIFO (the real one is crossbeam's lock-free `ArrayQueue`, which
+/// loom cannot see into; both are linearizable FIFOs, which is all the
+/// protocol relies on).
+#[cfg(all(test, loom))]
+mod loom_flush_model {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::{Arc, Condvar, Mutex};
+    use loom::thread;
+
+    enum Msg {
+        Event(u32),
+        Flush(Arc<(Mutex<bool>, Condvar)>),
+        Stop,
+    }
+
+    struct Shared {
+        queue: Mutex<VecDeque<Msg>>,
+        written: Mutex<Vec<u32>>,
+        wake: Wake<thread::Thread>,
+    }
+
+    impl Shared {
+        fn push(&self, m: Msg) {
+            self.queue.lock().unwrap().push_back(m);
+            self.wake.notify();
+        }
+    }
+
+    /// A producer emits an event and then tells another thread, which
+    /// flushes: when the flush returns, the event (emitted before it, in
+    /// happens-before order, by another thread) is written. The writer
+    /// sleeps through the handshake whenever the queue is empty, so a lost
+    /// wake-up would show up as a deadlock.
+    #[test]
+    fn flush_returns_after_every_earlier_event_is_written() {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(3);
+        }
+        builder.check(|| {
+            let (tx, rx) = loom::sync::mpsc::channel::<Arc<Shared>>();
+            let writer = thread::spawn(move || {
+                let shared = rx.recv().unwrap();
+                loop {
+                    shared.wake.begin_drain();
+                    let msg = shared.queue.lock().unwrap().pop_front();
+                    match msg {
+                        Some(Msg::Event(e)) => shared.written.lock().unwrap().push(e),
+                        Some(Msg::Flush(done)) => {
+                            *done.0.lock().unwrap() = true;
+                            done.1.notify_all();
+                        }
+                        Some(Msg::Stop) => return,
+                        None => {
+                            shared.wake.sleep(thread::park);
+                        }
+                    }
+                }
+            });
+            let shared = Arc::new(Shared {
+                queue: Mutex::new(VecDeque::new()),
+                written: Mutex::new(Vec::new()),
+                wake: Wake::new(),
+            });
+            shared.wake.set_writer(writer.thread().clone());
+            tx.send(shared.clone()).unwrap();
+
+            let emitted = Arc::new(AtomicBool::new(false));
+            let producer = {
+                let (shared, emitted) = (shared.clone(), emitted.clone());
+                thread::spawn(move || {
+                    shared.push(Msg::Event(7));
+                    emitted.store(true, Ordering::Release);
+                })
+            };
+            // The flusher: once it sees the emit returned, it flushes.
+            if emitted.load(Ordering::Acquire) {
+                let done = Arc::new((Mutex::new(false), Condvar::new()));
+                shared.push(Msg::Flush(done.clone()));
+                let mut flushed = done.0.lock().unwrap();
+                while !*flushed {
+                    flushed = done.1.wait(flushed).unwrap();
+                }
+                assert_eq!(*shared.written.lock().unwrap(), [7], "flush returned early");
+            }
+            producer.join().unwrap();
+            shared.push(Msg::Stop);
+            writer.join().unwrap();
+        });
+    }
+}
