@@ -15,16 +15,19 @@
 //!
 //! * **Producer**, after its push: `swap(NOTIFIED)`; if the old value was
 //!   `SLEEPING`, unpark the writer.
-//! * **Writer**, before each drain: `swap(IDLE)` (acquire: every push whose
-//!   notification it read is visible to the drain). After a drain that
-//!   found nothing: `compare_exchange(IDLE → SLEEPING)` and park only if it
-//!   succeeds; a failure means a producer notified since the drain began.
+//! * **Writer**, when a drain finds the queue empty: `swap(IDLE)` (acquire:
+//!   every push whose notification it read is now visible), look at the
+//!   queue once more, and if it is still empty `compare_exchange(IDLE →
+//!   SLEEPING)` and park only if that succeeds; a failure means a producer
+//!   notified since the reset.
 //!
 //! No lost wake-up: all these are read-modify-writes of one location, so
 //! they are totally ordered. A push whose `swap(NOTIFIED)` comes before the
-//! writer's `swap(IDLE)` is seen by the drain; one that comes between the
-//! `swap(IDLE)` and the `compare_exchange` makes the latter fail (no
-//! sleep); one that comes after it reads `SLEEPING` and unparks. An unpark
+//! writer's `swap(IDLE)` is seen by the second look; one that comes between
+//! the `swap(IDLE)` and the `compare_exchange` makes the latter fail (no
+//! sleep); one that comes after it reads `SLEEPING` and unparks. The writer
+//! touches `state` only on its way to sleep, so while it has work the line
+//! stays with the producers. An unpark
 //! that lands before the writer actually parks is not lost either: the
 //! thread's park token makes the next `park` return at once.
 //!
@@ -94,15 +97,15 @@ impl<T: Unpark> Wake<T> {
         }
     }
 
-    /// Writer side, before each drain.
+    /// Writer side, on finding the queue empty: reset, then look again.
     #[inline]
     pub(crate) fn begin_drain(&self) {
         self.state.swap(IDLE, Ordering::Acquire);
     }
 
-    /// Writer side, after a drain that found no work: sleeps through `park`
-    /// unless a producer notified since [`Wake::begin_drain`]. Returns
-    /// whether it slept.
+    /// Writer side, after a second look that found no work: sleeps through
+    /// `park` unless a producer notified since [`Wake::begin_drain`].
+    /// Returns whether it slept.
     #[inline]
     pub(crate) fn sleep(&self, park: impl FnOnce()) -> bool {
         if self
@@ -142,10 +145,14 @@ mod loom_tests {
                 let wake = rx.recv().unwrap();
                 let mut seen = 0;
                 while seen < 2 {
-                    wake.begin_drain();
                     let now = q.load(Ordering::Relaxed);
                     if now > seen {
                         seen = now;
+                        continue;
+                    }
+                    // As the sink's writer: reset, look again, then sleep.
+                    wake.begin_drain();
+                    if q.load(Ordering::Relaxed) > seen {
                         continue;
                     }
                     wake.sleep(thread::park);
@@ -219,7 +226,6 @@ mod loom_flush_model {
             let writer = thread::spawn(move || {
                 let shared = rx.recv().unwrap();
                 loop {
-                    shared.wake.begin_drain();
                     let msg = shared.queue.lock().unwrap().pop_front();
                     match msg {
                         Some(Msg::Event(e)) => shared.written.lock().unwrap().push(e),
@@ -229,7 +235,10 @@ mod loom_flush_model {
                         }
                         Some(Msg::Stop) => return,
                         None => {
-                            shared.wake.sleep(thread::park);
+                            shared.wake.begin_drain();
+                            if shared.queue.lock().unwrap().is_empty() {
+                                shared.wake.sleep(thread::park);
+                            }
                         }
                     }
                 }

@@ -103,7 +103,6 @@ impl Writer {
         let mut next_tick = Instant::now() + self.cfg.flush_interval;
         let mut close_deadline = None;
         loop {
-            self.shared.wake.begin_drain();
             let popped = self.drain();
             self.report_drops();
             let now = Instant::now();
@@ -126,11 +125,24 @@ impl Writer {
             if popped > 0 && self.fault.is_none() {
                 continue;
             }
-            // Before sleeping, wait a few microseconds for more work: a
-            // producer that finds the writer awake pays no unpark (a
-            // futex system call of a microsecond or more).
-            if self.fault.is_none() && self.spin_for_work() {
-                continue;
+            if self.fault.is_none() {
+                // Before sleeping, wait a few microseconds for more work: a
+                // producer that finds the writer awake pays no unpark (a
+                // futex system call of a microsecond or more).
+                if self.spin_for_work() {
+                    continue;
+                }
+                // Reset the handshake, then look once more: a push whose
+                // notification came before the reset is visible now; one
+                // after it makes `sleep` return at once. Resetting only
+                // here keeps the writer off the state's cache line while
+                // it has work, so producers' notifications stay cheap.
+                self.shared.wake.begin_drain();
+                if !self.shared.queue.is_empty() {
+                    continue;
+                }
+            } else {
+                self.shared.wake.begin_drain();
             }
             let timeout = if self.fault.is_some() {
                 self.retry_at.saturating_duration_since(now)
