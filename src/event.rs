@@ -409,8 +409,9 @@ kinds! {
     }
 }
 
-/// Envelope keys, in schema order after `event_type`.
-pub(crate) const ENVELOPE: [&str; 6] = [
+/// The envelope's keys after `event_type`, in schema order: every event
+/// written by the reference carries them, before its type's own fields.
+pub const ENVELOPE: [&str; 6] = [
     "timestamp",
     "agent_id",
     "turn_id",

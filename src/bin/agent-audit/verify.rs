@@ -8,6 +8,7 @@
 
 use std::io::{self, Write};
 
+use agent_audit::event::ENVELOPE;
 use agent_audit::json::LineParser;
 use agent_audit::reader::{LineErrorKind, Lines};
 use agent_audit::Kind;
@@ -19,16 +20,6 @@ pub struct Args {
     /// The log to check (`-` for stdin).
     file: PathArg,
 }
-
-const ENVELOPE: [&str; 7] = [
-    "event_type",
-    "timestamp",
-    "agent_id",
-    "turn_id",
-    "session_id",
-    "severity",
-    "metadata",
-];
 
 pub fn run(args: Args) -> CmdResult {
     let mut lines = Lines::new(open_input(&args.file)?);
@@ -72,9 +63,8 @@ pub fn run(args: Args) -> CmdResult {
             continue;
         }
         let keys = parser.parse_object(raw.bytes)?;
-        let mut missing: Vec<&str> = ENVELOPE
-            .iter()
-            .copied()
+        let mut missing: Vec<&str> = std::iter::once("event_type")
+            .chain(ENVELOPE)
             .filter(|k| !keys.contains_key(*k))
             .collect();
         event.kind.for_each_field(|name, _| {
