@@ -28,17 +28,6 @@ const MIN_MICROS: i64 = -62_135_596_800_000_000;
 /// 9999-12-31T23:59:59.999999+00:00.
 const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
-/// Keys an `extra` map must not hold: the writer puts them elsewhere.
-const ENVELOPE: [&str; 7] = [
-    "event_type",
-    "timestamp",
-    "agent_id",
-    "turn_id",
-    "session_id",
-    "severity",
-    "metadata",
-];
-
 // ---------------------------------------------------------------- strategies
 
 fn any_char() -> impl Strategy<Value = char> {
@@ -370,7 +359,7 @@ fn any_event() -> impl Strategy<Value = Event> {
                 // The writer puts envelope and own fields in their places;
                 // `extra` may hold any other key.
                 for (k, v) in extra {
-                    if !ENVELOPE.contains(&k.as_str()) && !own.contains(&k.as_str()) {
+                    if !is_envelope_key(&k) && !own.contains(&k.as_str()) {
                         ev.extra.insert(k, v);
                     }
                 }
@@ -532,4 +521,9 @@ proptest! {
         }
         prop_assert_eq!(n as usize, events.len());
     }
+}
+
+/// Keys an `extra` map must not hold: the writer puts them elsewhere.
+fn is_envelope_key(k: &str) -> bool {
+    k == "event_type" || agent_audit::event::ENVELOPE.contains(&k)
 }

@@ -17,18 +17,6 @@ pub const MIN_MICROS: i64 = -62_135_596_800_000_000;
 /// 9999-12-31T23:59:59.999999+00:00, the last one.
 pub const MAX_MICROS: i64 = 253_402_300_799_999_999;
 
-/// Envelope keys (and `event_type`): the writer puts them in their own
-/// places, so `extra` must not hold them.
-pub const ENVELOPE: [&str; 7] = [
-    "event_type",
-    "timestamp",
-    "agent_id",
-    "turn_id",
-    "session_id",
-    "severity",
-    "metadata",
-];
-
 const SPECIAL_CHARS: &[char] = &[
     '"',
     '\\',
@@ -381,7 +369,7 @@ pub fn event(u: &mut Unstructured) -> Result<Event> {
     for _ in 0..u.int_in_range(0..=3)? {
         let k = key(u)?;
         let v = value(u, 4)?;
-        if !ENVELOPE.contains(&k.as_str()) && !own.contains(&k.as_str()) {
+        if !is_envelope_key(&k) && !own.contains(&k.as_str()) {
             ev.extra.insert(k, v);
         }
     }
@@ -537,4 +525,9 @@ pub fn check_both_formats(ev: &Event, parser: &mut LineParser) {
 
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
+}
+
+/// Keys an `extra` map must not hold: the writer puts them elsewhere.
+pub fn is_envelope_key(k: &str) -> bool {
+    k == "event_type" || agent_audit::event::ENVELOPE.contains(&k)
 }
