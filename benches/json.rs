@@ -21,7 +21,7 @@ use agent_audit::event::*;
 use agent_audit::json::{self, Format, LineParser};
 use agent_audit::reader::Reader;
 use agent_audit::{Event, Timestamp};
-use common::{event, EmptyObject, SerdeRecord, AGENT, ARGS, SESSION, TOOL, TURN};
+use common::{event, SerdeRecord, ARGS, SESSION};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use serde::Deserialize;
 
@@ -194,15 +194,8 @@ struct TypedLine {
 fn write_benches(c: &mut Criterion) {
     let ev = event();
     let record = SerdeRecord {
-        event_type: "tool_call_attempt",
         timestamp: ev.timestamp.clone(),
-        agent_id: Some(AGENT),
-        turn_id: Some(TURN),
-        session_id: Some(SESSION),
-        severity: "info",
-        metadata: EmptyObject,
-        tool_name: TOOL,
-        arguments_preview: ARGS,
+        ..common::serde_record()
     };
     let mut buf = Vec::with_capacity(4096);
 
