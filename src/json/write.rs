@@ -13,9 +13,11 @@ use crate::event::{Event, FieldRef, ENVELOPE};
 use crate::value::{Map, Number, Value};
 
 pub(crate) trait Style {
-    /// Whether any of the eight bytes of `w` may need an escape. May say
-    /// yes wrongly (the bytes are then checked one by one), never no.
-    fn word_needs_escape(w: u64) -> bool;
+    /// A mask of the bytes of `w` (little-endian lanes, high bit of each)
+    /// that may need an escape. Lanes above the lowest marked one may be
+    /// marked wrongly; the lowest marked lane is always exact, so
+    /// `trailing_zeros() / 8` is the index of the first byte to escape.
+    fn escape_mask(w: u64) -> u64;
     /// Between a key and its value.
     const COLON: &'static [u8];
     /// Between two members or elements.
@@ -60,9 +62,10 @@ const fn table(python: bool) -> [u8; 256] {
 static COMPACT_ESCAPE: [u8; 256] = table(false);
 static PYTHON_ESCAPE: [u8; 256] = table(true);
 
-// Eight bytes at a time (SWAR): a byte-wise "is zero" / "is below n"
-// without carries between lanes mattering, since a lane that borrows has
-// already made the word positive.
+// Eight bytes at a time (SWAR): a byte-wise "is zero" / "is below n" /
+// "is at least n". A borrow or carry crosses into the next lane only out of
+// a lane that is itself marked, so a wrong mark can only sit above a right
+// one: the lowest set bit of every mask below is exact.
 const LANES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -80,8 +83,8 @@ fn json_specials(w: u64) -> u64 {
 
 impl Style for Compact {
     #[inline(always)]
-    fn word_needs_escape(w: u64) -> bool {
-        json_specials(w) != 0
+    fn escape_mask(w: u64) -> u64 {
+        json_specials(w)
     }
     const COLON: &'static [u8] = b":";
     const COMMA: &'static [u8] = b",";
@@ -94,9 +97,9 @@ impl Style for Compact {
 
 impl Style for Python {
     #[inline(always)]
-    fn word_needs_escape(w: u64) -> bool {
+    fn escape_mask(w: u64) -> u64 {
         // Also DEL and every byte of a non-ASCII character (>= 0x7f).
-        json_specials(w) | ((w.wrapping_add(LANES) | w) & HIGH) != 0
+        json_specials(w) | ((w.wrapping_add(LANES) | w) & HIGH)
     }
     const COLON: &'static [u8] = b": ";
     const COMMA: &'static [u8] = b", ";
@@ -105,6 +108,12 @@ impl Style for Python {
     fn float(out: &mut Vec<u8>, f: f64) {
         float::write_python(out, f)
     }
+}
+
+/// The index of the lowest marked lane of a non-zero mask.
+#[inline(always)]
+fn first_lane(mask: u64) -> usize {
+    (mask.trailing_zeros() / 8) as usize
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -132,9 +141,9 @@ fn hex_escape(unit: u32) -> [u8; 6] {
 #[inline(always)]
 fn next_escape<S: Style>(bytes: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        if S::word_needs_escape(w) {
-            break;
+        let mask = S::escape_mask(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+        if mask != 0 {
+            return i + first_lane(mask);
         }
         i += 8;
     }
@@ -181,7 +190,10 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
         // each input byte consumed in this segment adds at most `WORST`
         // output bytes, except a final multi-byte character (12 bytes for
         // 4 input bytes, covered by the 16 bytes of slack); `reserve`
-        // guaranteed capacity for `len + budget` bytes, so `dst + n ..
+        // guaranteed capacity for `len + budget` bytes. The one write ahead
+        // of consumption, a whole 8-byte word of which only a prefix may be
+        // kept, needs at most 8 bytes for 8 unconsumed input bytes, well
+        // inside their `8 * WORST`. So `dst + n ..
         // dst + n + src.len()` lies inside the allocation, and it cannot
         // overlap `src`, which lives in `s` or on the stack.
         let put = |n: &mut usize, src: &[u8]| unsafe {
@@ -191,11 +203,18 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
         while i < seg_end {
             if i + 8 <= seg_end {
                 let chunk: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);
-                if !S::word_needs_escape(u64::from_le_bytes(chunk)) {
-                    put(&mut n, &chunk);
+                let mask = S::escape_mask(u64::from_le_bytes(chunk));
+                // All eight bytes go out; the ones from the first escape
+                // on are then taken back and redone below. (Within the
+                // budget: 8 bytes for 8 unconsumed input bytes.)
+                put(&mut n, &chunk);
+                if mask == 0 {
                     i += 8;
                     continue;
                 }
+                let clean = first_lane(mask);
+                n -= 8 - clean;
+                i += clean;
             }
             let b = bytes[i];
             match S::ESCAPE[b as usize] {
@@ -365,13 +384,25 @@ pub(crate) fn event<S: Style>(out: &mut Vec<u8>, ev: &Event) {
 mod tests {
     use super::*;
 
-    fn truth<S: Style>(w: u64) -> bool {
-        w.to_le_bytes().iter().any(|&b| S::ESCAPE[b as usize] != 0)
+    /// The index of the first byte of `w` that needs an escape.
+    fn truth<S: Style>(w: u64) -> Option<usize> {
+        w.to_le_bytes()
+            .iter()
+            .position(|&b| S::ESCAPE[b as usize] != 0)
     }
 
-    /// The word test may over-report but must never miss a byte.
+    fn check<S: Style>(w: u64) {
+        let mask = S::escape_mask(w);
+        match truth::<S>(w) {
+            Some(at) => assert_eq!(first_lane(mask), at, "{w:#018x}"),
+            None => assert_eq!(mask, 0, "{w:#018x}"),
+        }
+    }
+
+    /// The mask's lowest lane is exactly the first byte to escape, and a
+    /// word with nothing to escape has no mark at all.
     #[test]
-    fn word_test_never_misses() {
+    fn word_mask_finds_the_first_escape() {
         let mut words = vec![];
         for b in 0..=255u8 {
             for pos in 0..8 {
@@ -390,20 +421,17 @@ mod tests {
             words.push(x);
         }
         for w in words {
-            if truth::<Compact>(w) {
-                assert!(Compact::word_needs_escape(w), "{w:#018x}");
-            }
-            if truth::<Python>(w) {
-                assert!(Python::word_needs_escape(w), "{w:#018x}");
-            }
+            check::<Compact>(w);
+            check::<Python>(w);
         }
-        assert!(!Compact::word_needs_escape(u64::from_le_bytes(
-            *b"abcdefgh"
-        )));
-        assert!(!Python::word_needs_escape(u64::from_le_bytes(*b"{}[] ~:,")));
-        assert!(!Compact::word_needs_escape(u64::from_le_bytes(
-            "héllo wö".as_bytes()[..8].try_into().unwrap()
-        )));
+        assert_eq!(Compact::escape_mask(u64::from_le_bytes(*b"abcdefgh")), 0);
+        assert_eq!(Python::escape_mask(u64::from_le_bytes(*b"{}[] ~:,")), 0);
+        assert_eq!(
+            Compact::escape_mask(u64::from_le_bytes(
+                "héllo wö".as_bytes()[..8].try_into().unwrap()
+            )),
+            0
+        );
     }
 
     #[test]
