@@ -37,8 +37,14 @@ pub(crate) struct Config {
 
 const RETRY_MIN: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_secs(1);
-/// How long an idle writer polls before it parks.
+/// How long after its last work the writer busy-polls the queue.
 const SPIN: Duration = Duration::from_micros(20);
+/// How long after its last work the writer keeps polling with short
+/// timed sleeps (`POLL`) before it parks for real. Meanwhile the handshake
+/// state is left alone, so producers see an awake writer and never pay an
+/// unpark; see DESIGN.md, "Lingering".
+const LINGER: Duration = Duration::from_millis(2);
+const POLL: Duration = Duration::from_micros(50);
 /// How often, at most, the path is checked for having been moved/deleted.
 const MOVED_CHECK: Duration = Duration::from_millis(1);
 
@@ -61,6 +67,8 @@ pub(crate) struct Writer {
     dirty: bool,
     reported_drops: u64,
     last_moved_check: Instant,
+    /// When the last drain found work.
+    last_work: Instant,
 }
 
 impl Writer {
@@ -80,6 +88,7 @@ impl Writer {
             dirty: false,
             reported_drops: 0,
             last_moved_check: now,
+            last_work: now,
         }
     }
 
@@ -123,13 +132,20 @@ impl Writer {
                 }
             }
             if popped > 0 && self.fault.is_none() {
+                self.last_work = now;
                 continue;
             }
             if self.fault.is_none() {
-                // Before sleeping, wait a few microseconds for more work: a
-                // producer that finds the writer awake pays no unpark (a
-                // futex system call of a microsecond or more).
+                // Before sleeping, wait for more work: a producer that finds
+                // the writer awake pays no unpark (a futex system call of a
+                // microsecond or more, and on a small machine a context
+                // switch onto the producer's own CPU). First a busy poll,
+                // then timed naps that leave the handshake untouched.
                 if self.spin_for_work() {
+                    continue;
+                }
+                if now.duration_since(self.last_work) < LINGER {
+                    std::thread::park_timeout(POLL);
                     continue;
                 }
                 // Reset the handshake, then look once more: a push whose
@@ -157,9 +173,9 @@ impl Writer {
         }
     }
 
-    /// Polls the queue for up to `SPIN`; whether work arrived.
+    /// Polls the queue until `SPIN` after the last work; whether work
+    /// arrived.
     fn spin_for_work(&self) -> bool {
-        let start = Instant::now();
         loop {
             for _ in 0..64 {
                 if !self.shared.queue.is_empty() || self.shared.closed.load(Ordering::Relaxed) {
@@ -167,7 +183,7 @@ impl Writer {
                 }
                 std::hint::spin_loop();
             }
-            if start.elapsed() >= SPIN {
+            if self.last_work.elapsed() >= SPIN {
                 return false;
             }
         }
