@@ -319,6 +319,23 @@ fn parse_benches(c: &mut Criterion) {
                 }
             })
         });
+        // The floor under any simd-json reader: copy the line (simd-json
+        // unescapes in place) and build its tape, nothing else.
+        group.bench_function(BenchmarkId::new("simd-json/tape only", &fmt), |b| {
+            let mut buffers = simd_json::Buffers::default();
+            let mut scratch = Vec::new();
+            let mut tape: Option<simd_json::Tape<'static>> = Some(simd_json::Tape::null());
+            b.iter(|| {
+                for line in &lines {
+                    scratch.clear();
+                    scratch.extend_from_slice(line);
+                    let mut t = tape.take().unwrap_or_else(simd_json::Tape::null).reset();
+                    simd_json::fill_tape(&mut scratch, &mut buffers, &mut t).unwrap();
+                    black_box(t.0.len());
+                    tape = Some(t.reset());
+                }
+            })
+        });
         group.bench_function(BenchmarkId::new("serde_json/Value", &fmt), |b| {
             b.iter(|| {
                 for line in &lines {

@@ -1,16 +1,22 @@
-//! Members of a parsed line to a typed [`Event`].
+//! A parsed line to a typed [`Event`].
 //!
-//! Keys are matched in source order, so for a key given twice the last
-//! value wins, as in Python. Envelope keys and the type's own fields must
-//! have their schema's JSON type; a wrong type is an error naming the field.
-//! Own fields a line lacks take their defaults; envelope keys a line lacks
-//! stay absent (they are not written back). Keys the schema does not know,
-//! and every field of an unknown `event_type`, go to [`Event::extra`] in
-//! order of first appearance.
+//! Two sources feed the same [`Builder`]: simd-json's tape (the fast path:
+//! keys are matched straight off the tape, and only values that end up in
+//! the event are built) and the fallback parser's member list. Either way
+//! the line's top-level keys are visited twice: once to find the last
+//! `event_type` (it decides which fields are known), then in source order
+//! to fill the event, so for a key given twice the last value wins, as in
+//! Python. Envelope keys and the type's own fields must have their schema's
+//! JSON type; a wrong type is an error naming the field. Own fields a line
+//! lacks take their defaults; envelope keys a line lacks stay absent (they
+//! are not written back). Keys the schema does not know, and every field of
+//! an unknown `event_type`, go to [`Event::extra`] in order of first
+//! appearance.
 
+use simd_json::Node;
 use smol_str::SmolStr;
 
-use super::parse::Members;
+use super::parse::{tape_value, Members};
 use super::ParseError;
 use crate::event::{Event, FieldType, Kind, ENVELOPE};
 use crate::severity::Severity;
@@ -35,62 +41,191 @@ fn opt_str(name: &str, v: Value) -> Result<Option<SmolStr>, ParseError> {
     }
 }
 
+/// The position of an envelope key in [`ENVELOPE`]; a `match` on the
+/// string, which compiles to a switch on the length and one comparison.
+#[inline]
+fn envelope_index(key: &str) -> Option<usize> {
+    match key {
+        "timestamp" => Some(0),
+        "agent_id" => Some(1),
+        "turn_id" => Some(2),
+        "session_id" => Some(3),
+        "severity" => Some(4),
+        "metadata" => Some(5),
+        _ => None,
+    }
+}
+
+/// An event being filled from a line's members, in source order.
+struct Builder {
+    ev: Event,
+}
+
+impl Builder {
+    /// An event of type `tag` with every own field at its default and every
+    /// envelope key absent.
+    fn new(tag: Value) -> Result<Builder, ParseError> {
+        let tag = SmolStr::from_value(tag).map_err(|m| field_err("event_type", m))?;
+        let kind = Kind::with_defaults(&tag);
+        Ok(Builder {
+            ev: Event {
+                timestamp: Timestamp::from_unix_micros(0),
+                agent_id: None,
+                turn_id: None,
+                session_id: None,
+                severity: kind.default_severity(),
+                metadata: Map::new(),
+                kind,
+                extra: Map::new(),
+                absent: (1 << ENVELOPE.len()) - 1,
+            },
+        })
+    }
+
+    fn set(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
+        let ev = &mut self.ev;
+        if key == "event_type" {
+            return Ok(());
+        }
+        let Some(i) = envelope_index(key) else {
+            return match ev.kind.set_field(key, value) {
+                Ok(None) => Ok(()),
+                Ok(Some(value)) => {
+                    ev.extra.insert(SmolStr::new(key), value);
+                    Ok(())
+                }
+                Err(m) => Err(field_err(key, m)),
+            };
+        };
+        ev.absent &= !(1 << i);
+        match i {
+            0 => {
+                let text = SmolStr::from_value(value).map_err(|m| field_err(key, m))?;
+                ev.timestamp = Timestamp::parse(&text);
+            }
+            1 => ev.agent_id = opt_str(key, value)?,
+            2 => ev.turn_id = opt_str(key, value)?,
+            3 => ev.session_id = opt_str(key, value)?,
+            4 => {
+                let text = SmolStr::from_value(value).map_err(|m| field_err(key, m))?;
+                ev.severity = Severity::from(text);
+            }
+            _ => match value {
+                Value::Object(map) => ev.metadata = map,
+                other => {
+                    return Err(field_err(
+                        key,
+                        format!("expected object, found {}", other.type_name()),
+                    ))
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// From the fallback parser's members.
 pub(crate) fn event(members: Members) -> Result<Event, ParseError> {
     let tag = members
         .iter()
         .rev()
         .find(|(k, _)| k == "event_type")
         .ok_or(ParseError::MissingEventType)?;
-    let tag = SmolStr::from_value(tag.1.clone()).map_err(|m| field_err("event_type", m))?;
-    let kind = Kind::with_defaults(&tag);
-    let mut ev = Event {
-        timestamp: Timestamp::from_unix_micros(0),
-        agent_id: None,
-        turn_id: None,
-        session_id: None,
-        severity: kind.default_severity(),
-        metadata: Map::new(),
-        kind,
-        extra: Map::new(),
-        absent: (1 << ENVELOPE.len()) - 1,
-    };
+    let mut b = Builder::new(tag.1.clone())?;
     for (key, value) in members {
-        if key == "event_type" {
-            continue;
-        }
-        if let Some(i) = ENVELOPE.iter().position(|e| *e == key) {
-            ev.absent &= !(1 << i);
-            match i {
-                0 => {
-                    let text = SmolStr::from_value(value).map_err(|m| field_err(&key, m))?;
-                    ev.timestamp = Timestamp::parse(&text);
-                }
-                1 => ev.agent_id = opt_str(&key, value)?,
-                2 => ev.turn_id = opt_str(&key, value)?,
-                3 => ev.session_id = opt_str(&key, value)?,
-                4 => {
-                    let text = SmolStr::from_value(value).map_err(|m| field_err(&key, m))?;
-                    ev.severity = Severity::from(text);
-                }
-                _ => match value {
-                    Value::Object(map) => ev.metadata = map,
-                    other => {
-                        return Err(field_err(
-                            &key,
-                            format!("expected object, found {}", other.type_name()),
-                        ))
-                    }
-                },
-            }
-            continue;
-        }
-        match ev.kind.set_field(&key, value) {
-            Ok(None) => {}
-            Ok(Some(value)) => {
-                ev.extra.insert(key, value);
-            }
-            Err(m) => return Err(field_err(&key, m)),
-        }
+        b.set(&key, value)?;
     }
-    Ok(ev)
+    Ok(b.ev)
+}
+
+/// The index just after the value that starts at `at`: the tape records
+/// how many nodes a container spans, so this is O(1).
+#[inline]
+pub(crate) fn skip(nodes: &[Node<'_>], at: usize) -> usize {
+    match nodes[at] {
+        Node::Array { count, .. } | Node::Object { count, .. } => at + 1 + count,
+        _ => at + 1,
+    }
+}
+
+/// From simd-json's tape. `None` when the root is not an object (the
+/// fallback parser then says what is wrong).
+pub(crate) fn from_tape(nodes: &[Node<'_>]) -> Option<Result<Event, ParseError>> {
+    let Some(&Node::Object { len, .. }) = nodes.first() else {
+        return None;
+    };
+    let mut tag = None;
+    let mut at = 1;
+    for _ in 0..len {
+        let Node::String(key) = nodes[at] else {
+            return None;
+        };
+        if key == "event_type" {
+            tag = Some(at + 1);
+        }
+        at = skip(nodes, at + 1);
+    }
+    let Some(tag) = tag else {
+        return Some(Err(ParseError::MissingEventType));
+    };
+    let mut b = match Builder::new(tape_value(nodes, tag).0) {
+        Ok(b) => b,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut at = 1;
+    for _ in 0..len {
+        let Node::String(key) = nodes[at] else {
+            return None;
+        };
+        if key == "event_type" {
+            at = skip(nodes, at + 1);
+            continue;
+        }
+        let (value, next) = tape_value(nodes, at + 1);
+        if let Err(e) = b.set(key, value) {
+            return Some(Err(e));
+        }
+        at = next;
+    }
+    Some(Ok(b.ev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_index_agrees_with_the_schema() {
+        for (i, key) in ENVELOPE.iter().enumerate() {
+            assert_eq!(envelope_index(key), Some(i));
+        }
+        assert_eq!(envelope_index("event_type"), None);
+        assert_eq!(envelope_index("tool_name"), None);
+    }
+
+    /// `skip` jumps exactly over nested values of every shape.
+    #[test]
+    fn skip_lands_on_the_next_key() {
+        let line =
+            br#"{"a": [1, [2, {"x": [3]}], {}], "b": {"c": {"d": [], "e": 1}}, "f": "s", "g": []}"#;
+        let mut bytes = line.to_vec();
+        let tape = simd_json::to_tape(&mut bytes).unwrap();
+        let nodes = &tape.0;
+        let Node::Object { len, .. } = nodes[0] else {
+            panic!()
+        };
+        let mut keys = vec![];
+        let mut at = 1;
+        for _ in 0..len {
+            let Node::String(k) = nodes[at] else {
+                panic!("not a key at {at}")
+            };
+            keys.push(k.to_string());
+            let (_, by_walk) = tape_value(nodes, at + 1);
+            at = skip(nodes, at + 1);
+            assert_eq!(at, by_walk, "after {k}");
+        }
+        assert_eq!(keys, ["a", "b", "f", "g"]);
+        assert_eq!(at, nodes.len());
+    }
 }

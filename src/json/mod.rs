@@ -147,8 +147,10 @@ impl LineParser {
 
     /// Parses one line, without its terminator (a trailing `\r` is fine).
     pub fn parse(&mut self, line: &[u8]) -> Result<Event, ParseError> {
-        let members = self.inner.members(line)?;
-        decode::event(members)
+        match self.inner.with_tape(line, decode::from_tape) {
+            Some(result) => result,
+            None => decode::event(parse::Fallback::parse(line)?),
+        }
     }
 
     /// Parses one line as a JSON object of any shape (no schema check).

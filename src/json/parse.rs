@@ -54,18 +54,29 @@ impl Default for LineParser {
 impl LineParser {
     /// Parses one line (without its line terminator).
     pub(crate) fn members(&mut self, line: &[u8]) -> Result<Members, SyntaxError> {
+        match self.with_tape(line, from_tape) {
+            Some(members) => Ok(members),
+            None => Fallback::parse(line),
+        }
+    }
+
+    /// The fast path alone: builds the line's tape and hands it to `f`.
+    /// `None` if simd-json rejects the line or `f` declines the tape; the
+    /// caller then goes to [`Fallback`].
+    pub(crate) fn with_tape<R>(
+        &mut self,
+        line: &[u8],
+        f: impl FnOnce(&[Node<'_>]) -> Option<R>,
+    ) -> Option<R> {
         self.scratch.clear();
         self.scratch.extend_from_slice(line);
         let mut tape: Tape<'_> = self.tape.take().unwrap_or_else(Tape::null).reset();
         let fast = match simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape) {
-            Ok(()) => from_tape(&tape.0),
+            Ok(()) => f(&tape.0),
             Err(_) => None,
         };
         self.tape = Some(tape.reset());
-        match fast {
-            Some(members) => Ok(members),
-            None => Fallback::parse(line),
-        }
+        fast
     }
 }
 
@@ -90,7 +101,7 @@ fn from_tape(nodes: &[Node<'_>]) -> Option<Members> {
 
 /// The value starting at `at` and the index just after it. simd-json has
 /// already enforced the depth limit, so the recursion is bounded.
-fn tape_value(nodes: &[Node<'_>], at: usize) -> (Value, usize) {
+pub(crate) fn tape_value(nodes: &[Node<'_>], at: usize) -> (Value, usize) {
     match nodes[at] {
         Node::String(s) => (Value::String(SmolStr::new(s)), at + 1),
         Node::Static(st) => (
