@@ -5,7 +5,7 @@
 //! `int` has no size limit. [`Value`] keeps both properties so that a log
 //! read and written again is unchanged:
 //!
-//! * objects are a [`Map`] (an [`IndexMap`]) in source order; a duplicate
+//! * objects are a [`Map`] (an `IndexMap` behind one pointer) in source order; a duplicate
 //!   key replaces the earlier value *in its original position*, exactly as
 //!   `json.loads` does;
 //! * integers that fit neither `i64` nor `u64` are kept as their decimal
@@ -13,11 +13,11 @@
 //! * a float stays a float (`100.0` does not become `100`) and non-finite
 //!   floats survive (`NaN`, `Infinity` in the python format).
 
-use indexmap::IndexMap;
 use smol_str::SmolStr;
 
-/// An ordered JSON object: keys in insertion order, last duplicate wins.
-pub type Map = IndexMap<SmolStr, Value>;
+mod map;
+
+pub use map::{Entries, Map};
 
 /// An integer beyond 64 bits, kept as its exact decimal text.
 ///
