@@ -56,6 +56,11 @@ pub enum FieldRef<'a> {
 pub(crate) trait FieldType: Sized {
     fn field_ref(&self) -> FieldRef<'_>;
     fn from_value(v: Value) -> Result<Self, String>;
+    /// From a JSON string's text: the reader's path for string values,
+    /// which skips building a `Value` for fields that take the text.
+    fn from_text(s: &str) -> Result<Self, String> {
+        Self::from_value(Value::String(SmolStr::new(s)))
+    }
 }
 
 fn wrong(expected: &str, found: &Value) -> String {
@@ -71,6 +76,9 @@ impl FieldType for SmolStr {
             Value::String(s) => Ok(s),
             other => Err(wrong("string", &other)),
         }
+    }
+    fn from_text(s: &str) -> Result<Self, String> {
+        Ok(SmolStr::new(s))
     }
 }
 
@@ -231,6 +239,21 @@ macro_rules! kinds {
                         _ => Ok(Some(value)),
                     }, )*
                     Kind::Other(_) => Ok(Some(value)),
+                }
+            }
+
+            /// Sets the own field `key` from a JSON string's text. `false`
+            /// when this kind has no such field.
+            pub(crate) fn set_text_field(&mut self, key: &str, text: &str) -> Result<bool, String> {
+                match self {
+                    $( Kind::$name(_k) => match key {
+                        $( stringify!($field) => {
+                            _k.$field = FieldType::from_text(text)?;
+                            Ok(true)
+                        } )*
+                        _ => Ok(false),
+                    }, )*
+                    Kind::Other(_) => Ok(false),
                 }
             }
         }

@@ -82,6 +82,37 @@ impl Builder {
         })
     }
 
+    /// A member whose value is a JSON string, given as its text: string
+    /// fields take it without an intermediate [`Value`], and a timestamp
+    /// is parsed without copying it first.
+    fn set_text(&mut self, key: &str, text: &str) -> Result<(), ParseError> {
+        let ev = &mut self.ev;
+        if key == "event_type" {
+            return Ok(());
+        }
+        let Some(i) = envelope_index(key) else {
+            return match ev.kind.set_text_field(key, text) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    ev.extra
+                        .insert(SmolStr::new(key), Value::String(SmolStr::new(text)));
+                    Ok(())
+                }
+                Err(m) => Err(field_err(key, m)),
+            };
+        };
+        ev.absent &= !(1 << i);
+        match i {
+            0 => ev.timestamp = Timestamp::parse(text),
+            1 => ev.agent_id = Some(SmolStr::new(text)),
+            2 => ev.turn_id = Some(SmolStr::new(text)),
+            3 => ev.session_id = Some(SmolStr::new(text)),
+            4 => ev.severity = Severity::from(text),
+            _ => return Err(field_err(key, "expected object, found string".into())),
+        }
+        Ok(())
+    }
+
     fn set(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
         let ev = &mut self.ev;
         if key == "event_type" {
@@ -181,11 +212,20 @@ pub(crate) fn from_tape(nodes: &[Node<'_>]) -> Option<Result<Event, ParseError>>
             at = skip(nodes, at + 1);
             continue;
         }
-        let (value, next) = tape_value(nodes, at + 1);
-        if let Err(e) = b.set(key, value) {
+        let result = match nodes[at + 1] {
+            Node::String(text) => {
+                at += 2;
+                b.set_text(key, text)
+            }
+            _ => {
+                let (value, next) = tape_value(nodes, at + 1);
+                at = next;
+                b.set(key, value)
+            }
+        };
+        if let Err(e) = result {
             return Some(Err(e));
         }
-        at = next;
     }
     Some(Ok(b.ev))
 }
