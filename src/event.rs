@@ -33,6 +33,7 @@
 
 use smol_str::SmolStr;
 
+use crate::json::KeyBlocks;
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 use crate::value::{Map, Number, Value};
@@ -221,6 +222,22 @@ macro_rules! kinds {
                 match self {
                     $( Kind::$name(_k) => {
                         $( f(stringify!($field), FieldType::field_ref(&_k.$field)); )*
+                    } )*
+                    Kind::Other(_) => {}
+                }
+                let _ = &mut f;
+            }
+
+            /// [`Kind::for_each_field`] for the writer: each field's key
+            /// comes with its separators precomputed for both formats.
+            #[inline]
+            pub(crate) fn for_each_keyed_field(&self, mut f: impl FnMut(&'static KeyBlocks, FieldRef<'_>)) {
+                match self {
+                    $( Kind::$name(_k) => {
+                        $( {
+                            static KEY: KeyBlocks = KeyBlocks::member(stringify!($field));
+                            f(&KEY, FieldType::field_ref(&_k.$field));
+                        } )*
                     } )*
                     Kind::Other(_) => {}
                 }

@@ -42,6 +42,7 @@ use crate::event::Event;
 use crate::value::Value;
 
 pub use parse::MAX_DEPTH;
+pub(crate) use write::KeyBlocks;
 
 /// One of the two line formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]

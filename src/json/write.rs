@@ -4,7 +4,11 @@
 //! it, so the compiler emits one specialised loop per format with the
 //! separators and the escaping inlined. Strings are copied in runs: a
 //! 256-entry table says which bytes need an escape, and everything between
-//! two such bytes is one `extend_from_slice`.
+//! two such bytes is one `extend_from_slice`. The schema's own keys never
+//! need escaping, so each is precomputed with its separators (`,"name":`
+//! or `, "name": `) into a fixed 32-byte [`KeyBlock`] and written as one
+//! unconditional 32-byte copy into reserved capacity, of which only the
+//! key's length is kept.
 
 use smol_str::SmolStr;
 
@@ -12,7 +16,99 @@ use super::float;
 use crate::event::{Event, FieldRef, ENVELOPE};
 use crate::value::{Map, Number, Value};
 
+/// Bytes every key block is copied as. The longest schema key with its
+/// separators, `, "triggered_automatically": `, is 29.
+const KEY_BLOCK: usize = 32;
+
+/// A key with the separators around it, zero-padded to [`KEY_BLOCK`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyBlock {
+    bytes: [u8; KEY_BLOCK],
+    len: usize,
+}
+
+/// A schema key as each format writes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyBlocks {
+    compact: KeyBlock,
+    python: KeyBlock,
+}
+
+impl KeyBlocks {
+    /// The key of a member that follows another: `,"name":`, `, "name": `.
+    pub(crate) const fn member(name: &str) -> KeyBlocks {
+        KeyBlocks {
+            compact: KeyBlock::new(b",\"", name, b"\":"),
+            python: KeyBlock::new(b", \"", name, b"\": "),
+        }
+    }
+}
+
+impl KeyBlock {
+    /// `before`, `name`, `after`; at compile time, and only for names that
+    /// need no escaping (the build fails otherwise).
+    const fn new(before: &[u8], name: &str, after: &[u8]) -> KeyBlock {
+        let name = name.as_bytes();
+        assert!(before.len() + name.len() + after.len() <= KEY_BLOCK);
+        let mut bytes = [0u8; KEY_BLOCK];
+        let mut n = 0;
+        let mut i = 0;
+        while i < before.len() {
+            bytes[n] = before[i];
+            n += 1;
+            i += 1;
+        }
+        i = 0;
+        while i < name.len() {
+            assert!(name[i].is_ascii_alphanumeric() || name[i] == b'_');
+            bytes[n] = name[i];
+            n += 1;
+            i += 1;
+        }
+        i = 0;
+        while i < after.len() {
+            bytes[n] = after[i];
+            n += 1;
+            i += 1;
+        }
+        KeyBlock { bytes, len: n }
+    }
+}
+
+/// The envelope's keys after `event_type`, in [`ENVELOPE`] order.
+static ENVELOPE_KEYS: [KeyBlocks; 6] = [
+    KeyBlocks::member(ENVELOPE[0]),
+    KeyBlocks::member(ENVELOPE[1]),
+    KeyBlocks::member(ENVELOPE[2]),
+    KeyBlocks::member(ENVELOPE[3]),
+    KeyBlocks::member(ENVELOPE[4]),
+    KeyBlocks::member(ENVELOPE[5]),
+];
+
+/// The start of every line: `{"event_type":`.
+static OPEN: KeyBlocks = KeyBlocks {
+    compact: KeyBlock::new(b"{\"", "event_type", b"\":"),
+    python: KeyBlock::new(b"{\"", "event_type", b"\": "),
+};
+
+/// Appends a key block.
+#[inline(always)]
+fn put_key(out: &mut Vec<u8>, key: &KeyBlock) {
+    out.reserve(KEY_BLOCK);
+    let len = out.len();
+    // SAFETY: `reserve` left at least `KEY_BLOCK` bytes of capacity after
+    // `len`, so the whole block fits in the allocation; `key.bytes` is a
+    // separate static. The first `key.len <= KEY_BLOCK` of those bytes are
+    // now initialised, which is what `set_len` claims.
+    unsafe {
+        std::ptr::copy_nonoverlapping(key.bytes.as_ptr(), out.as_mut_ptr().add(len), KEY_BLOCK);
+        out.set_len(len + key.len);
+    }
+}
+
 pub(crate) trait Style {
+    /// This format's form of a key.
+    fn key(k: &KeyBlocks) -> &KeyBlock;
     /// A mask of the bytes of `w` (little-endian lanes, high bit of each)
     /// that may need an escape. Lanes above the lowest marked one may be
     /// marked wrongly; the lowest marked lane is always exact, so
@@ -83,6 +179,10 @@ fn json_specials(w: u64) -> u64 {
 
 impl Style for Compact {
     #[inline(always)]
+    fn key(k: &KeyBlocks) -> &KeyBlock {
+        &k.compact
+    }
+    #[inline(always)]
     fn escape_mask(w: u64) -> u64 {
         json_specials(w)
     }
@@ -96,6 +196,10 @@ impl Style for Compact {
 }
 
 impl Style for Python {
+    #[inline(always)]
+    fn key(k: &KeyBlocks) -> &KeyBlock {
+        &k.python
+    }
     #[inline(always)]
     fn escape_mask(w: u64) -> u64 {
         // Also DEL and every byte of a non-ASCII character (>= 0x7f).
@@ -160,11 +264,24 @@ pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
     // Most strings (ids, names, plain text) need no escape: one copy.
     let first = next_escape::<S>(bytes, 0);
     out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(&bytes[..first]);
-    if first < bytes.len() {
-        escape_from::<S>(out, s, first);
+    let len = out.len();
+    let clean = first == bytes.len();
+    // SAFETY: `reserve` left room for `bytes.len() + 2` bytes after `len`,
+    // and at most `1 + first + 1 <= bytes.len() + 2` are written; the
+    // source is `s`, not the buffer. Every byte up to the new length is
+    // written before `set_len`.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        *dst = b'"';
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(1), first);
+        if clean {
+            *dst.add(1 + first) = b'"';
+            out.set_len(len + first + 2);
+            return;
+        }
+        out.set_len(len + 1 + first);
     }
+    escape_from::<S>(out, s, first);
     out.push(b'"');
 }
 
@@ -252,19 +369,6 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
     }
 }
 
-/// A key that needs no escape (the schema's own names).
-#[inline]
-fn key<S: Style>(out: &mut Vec<u8>, first: bool, name: &'static str) {
-    out.reserve(name.len() + 6);
-    if !first {
-        out.extend_from_slice(S::COMMA);
-    }
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'"');
-    out.extend_from_slice(S::COLON);
-}
-
 /// A key from data (metadata, extra keys): escaped.
 #[inline]
 fn data_key<S: Style>(out: &mut Vec<u8>, first: bool, name: &str) {
@@ -328,14 +432,13 @@ pub(crate) fn value<S: Style>(out: &mut Vec<u8>, v: &Value) {
 
 /// Appends one event as a JSON object followed by `\n`.
 pub(crate) fn event<S: Style>(out: &mut Vec<u8>, ev: &Event) {
-    out.push(b'{');
-    key::<S>(out, true, "event_type");
+    put_key(out, S::key(&OPEN));
     string::<S>(out, ev.event_type());
-    for (i, name) in ENVELOPE.iter().enumerate() {
+    for (i, key) in ENVELOPE_KEYS.iter().enumerate() {
         if !ev.has_envelope_key(i) {
             continue;
         }
-        key::<S>(out, false, name);
+        put_key(out, S::key(key));
         match i {
             0 => match ev.timestamp.raw_text() {
                 // Text kept from a log may need escaping.
@@ -357,8 +460,8 @@ pub(crate) fn event<S: Style>(out: &mut Vec<u8>, ev: &Event) {
             }
         }
     }
-    ev.kind.for_each_field(|name, field| {
-        key::<S>(out, false, name);
+    ev.kind.for_each_keyed_field(|key, field| {
+        put_key(out, S::key(key));
         match field {
             FieldRef::Str(s) => string::<S>(out, s),
             FieldRef::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
@@ -432,6 +535,40 @@ mod tests {
             )),
             0
         );
+    }
+
+    /// Key blocks in both formats, with the longest schema key, an escaped
+    /// value and the envelope (also the path Miri checks for `put_key`).
+    #[test]
+    fn events_are_written_key_by_key() {
+        use crate::event::SkillUsed;
+        use crate::timestamp::Timestamp;
+        let ev = Event::new(SkillUsed {
+            skill_name: "q\"x".into(),
+            ..SkillUsed::default()
+        })
+        .agent("a")
+        .at(Timestamp::from_unix_micros(1_500_000));
+        let mut c = Vec::new();
+        event::<Compact>(&mut c, &ev);
+        assert_eq!(
+            String::from_utf8(c).unwrap(),
+            concat!(
+                r#"{"event_type":"skill_used","timestamp":"1970-01-01T00:00:01.500000+00:00","#,
+                r#""agent_id":"a","turn_id":null,"session_id":null,"severity":"info","metadata":{},"#,
+                r#""skill_name":"q\"x","version":"","outcome":"unknown","duration_ms":0.0,"#,
+                r#""triggered_automatically":true}"#,
+                "\n"
+            )
+        );
+        let mut p = Vec::new();
+        event::<Python>(&mut p, &ev);
+        let p = String::from_utf8(p).unwrap();
+        assert!(
+            p.starts_with(r#"{"event_type": "skill_used", "timestamp": "#),
+            "{p}"
+        );
+        assert!(p.ends_with("\"triggered_automatically\": true}\n"), "{p}");
     }
 
     #[test]
