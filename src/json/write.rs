@@ -114,6 +114,10 @@ pub(crate) trait Style {
     /// marked wrongly; the lowest marked lane is always exact, so
     /// `trailing_zeros() / 8` is the index of the first byte to escape.
     fn escape_mask(w: u64) -> u64;
+    /// The bytes of `chunk` that need an escape, bit `i` for byte `i`;
+    /// exact, with SSE2 (part of every x86-64 CPU).
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    fn escape_bits(chunk: &[u8; 16]) -> u32;
     /// Between a key and its value.
     const COLON: &'static [u8];
     /// Between two members or elements.
@@ -177,6 +181,58 @@ fn json_specials(w: u64) -> u64 {
     control | any_zero(w ^ (LANES * u64::from(b'"'))) | any_zero(w ^ (LANES * u64::from(b'\\')))
 }
 
+/// Sixteen bytes at a time with SSE2. There is no unsigned byte compare,
+/// so `b < n` is `max(b, n - 1) == n - 1` and `b >= n` is `max(b, n) == b`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    // Every `unsafe` below: these intrinsics require only SSE2, which this
+    // module is compiled with (see its `cfg`).
+
+    #[inline(always)]
+    pub(super) fn load(chunk: &[u8; 16]) -> __m128i {
+        // SAFETY: SSE2 (module `cfg`); reads exactly the 16 bytes of `chunk`.
+        unsafe { _mm_loadu_si128(chunk.as_ptr().cast()) }
+    }
+
+    /// Control characters, `"` and `\\`, as lanes of 0xff.
+    #[inline(always)]
+    pub(super) fn specials(v: __m128i) -> __m128i {
+        // SAFETY: SSE2 (module `cfg`), register operations only.
+        unsafe {
+            let below_space =
+                _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_or_si128(below_space, _mm_or_si128(quote, backslash))
+        }
+    }
+
+    /// Bytes from 0x7f up: DEL and every byte of a non-ASCII character.
+    #[inline(always)]
+    pub(super) fn del_and_up(v: __m128i) -> __m128i {
+        // SAFETY: SSE2 (module `cfg`), register operations only.
+        unsafe { _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7f)), v) }
+    }
+
+    /// Lane `i` marked: bit `i` set.
+    #[inline(always)]
+    pub(super) fn bits(lanes: __m128i) -> u32 {
+        // SAFETY: SSE2 (module `cfg`), register operations only.
+        unsafe { _mm_movemask_epi8(lanes) as u32 }
+    }
+
+    #[inline(always)]
+    pub(super) fn or(a: __m128i, b: __m128i) -> __m128i {
+        // SAFETY: SSE2 (module `cfg`), register operations only.
+        unsafe { _mm_or_si128(a, b) }
+    }
+}
+
 impl Style for Compact {
     #[inline(always)]
     fn key(k: &KeyBlocks) -> &KeyBlock {
@@ -185,6 +241,11 @@ impl Style for Compact {
     #[inline(always)]
     fn escape_mask(w: u64) -> u64 {
         json_specials(w)
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline(always)]
+    fn escape_bits(chunk: &[u8; 16]) -> u32 {
+        sse2::bits(sse2::specials(sse2::load(chunk)))
     }
     const COLON: &'static [u8] = b":";
     const COMMA: &'static [u8] = b",";
@@ -204,6 +265,12 @@ impl Style for Python {
     fn escape_mask(w: u64) -> u64 {
         // Also DEL and every byte of a non-ASCII character (>= 0x7f).
         json_specials(w) | ((w.wrapping_add(LANES) | w) & HIGH)
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline(always)]
+    fn escape_bits(chunk: &[u8; 16]) -> u32 {
+        let v = sse2::load(chunk);
+        sse2::bits(sse2::or(sse2::specials(v), sse2::del_and_up(v)))
     }
     const COLON: &'static [u8] = b": ";
     const COMMA: &'static [u8] = b", ";
@@ -240,10 +307,21 @@ fn hex_escape(unit: u32) -> [u8; 6] {
     ]
 }
 
-/// The index of the first byte at or after `i` that needs an escape, or
-/// `bytes.len()`: eight bytes at a time, then byte by byte.
+/// The index of the first byte of `bytes` that needs an escape, or
+/// `bytes.len()`: sixteen bytes at a time (x86-64), then eight; the last
+/// few bytes are read as one overlapping word rather than one by one.
 #[inline(always)]
-fn next_escape<S: Style>(bytes: &[u8], mut i: usize) -> usize {
+fn first_escape<S: Style>(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    let mut i = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(chunk) = bytes.get(i..i + 16) {
+        let bits = S::escape_bits(chunk.try_into().unwrap_or(&[0; 16]));
+        if bits != 0 {
+            return i + bits.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mask = S::escape_mask(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
         if mask != 0 {
@@ -251,10 +329,38 @@ fn next_escape<S: Style>(bytes: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    while i < bytes.len() && S::ESCAPE[bytes[i] as usize] == 0 {
-        i += 1;
+    let rest = len - i;
+    if rest == 0 {
+        return len;
     }
-    i
+    if len >= 8 {
+        // The last eight bytes: the first `8 - rest` were found clean
+        // above, so no borrow or carry starts in them and, shifted out,
+        // they leave the lowest remaining mark exact.
+        let w = u64::from_le_bytes(bytes[len - 8..].try_into().unwrap_or([0; 8]));
+        let mask = S::escape_mask(w) >> (8 * (8 - rest));
+        return if mask == 0 { len } else { i + first_lane(mask) };
+    }
+    // A short string (most ids): one word that covers every byte, some
+    // twice; only if it is marked are the bytes looked at one by one.
+    let w = if len >= 4 {
+        let head = u32::from_le_bytes(bytes[..4].try_into().unwrap_or([0; 4]));
+        let tail = u32::from_le_bytes(bytes[len - 4..].try_into().unwrap_or([0; 4]));
+        u64::from(head) | u64::from(tail) << 32
+    } else {
+        // Lanes 3 to 7 hold `a`, which never needs an escape.
+        u64::from(bytes[0])
+            | u64::from(bytes[len / 2]) << 8
+            | u64::from(bytes[len - 1]) << 16
+            | 0x6161_6161_6100_0000
+    };
+    if S::escape_mask(w) == 0 {
+        return len;
+    }
+    bytes
+        .iter()
+        .position(|&b| S::ESCAPE[b as usize] != 0)
+        .unwrap_or(len)
 }
 
 /// Appends `s` as a quoted JSON string.
@@ -262,7 +368,7 @@ fn next_escape<S: Style>(bytes: &[u8], mut i: usize) -> usize {
 pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Most strings (ids, names, plain text) need no escape: one copy.
-    let first = next_escape::<S>(bytes, 0);
+    let first = first_escape::<S>(bytes);
     out.reserve(bytes.len() + 2);
     let len = out.len();
     let clean = first == bytes.len();
@@ -309,8 +415,8 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
         // 4 input bytes, covered by the 16 bytes of slack); `reserve`
         // guaranteed capacity for `len + budget` bytes. The one write ahead
         // of consumption, a whole 8-byte word of which only a prefix may be
-        // kept, needs at most 8 bytes for 8 unconsumed input bytes, well
-        // inside their `8 * WORST`. So `dst + n ..
+        // kept, needs at most 8 bytes for 8 unconsumed input bytes (16 for
+        // 16 with SSE2), well inside their `WORST` each. So `dst + n ..
         // dst + n + src.len()` lies inside the allocation, and it cannot
         // overlap `src`, which lives in `s` or on the stack.
         let put = |n: &mut usize, src: &[u8]| unsafe {
@@ -318,7 +424,21 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
             *n += src.len();
         };
         while i < seg_end {
-            if i + 8 <= seg_end {
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+            if i + 16 <= seg_end {
+                let chunk: &[u8; 16] = bytes[i..i + 16].try_into().unwrap_or(&[0; 16]);
+                let bits = S::escape_bits(chunk);
+                // As below, sixteen bytes out, then the escaped tail
+                // taken back (16 bytes for 16 unconsumed input bytes).
+                put(&mut n, chunk);
+                if bits == 0 {
+                    i += 16;
+                    continue;
+                }
+                let clean = bits.trailing_zeros() as usize;
+                n -= 16 - clean;
+                i += clean;
+            } else if i + 8 <= seg_end {
                 let chunk: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);
                 let mask = S::escape_mask(u64::from_le_bytes(chunk));
                 // All eight bytes go out; the ones from the first escape
@@ -333,6 +453,7 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
                 n -= 8 - clean;
                 i += clean;
             }
+            // `i` is now at a byte that needs an escape, or at the tail.
             let b = bytes[i];
             match S::ESCAPE[b as usize] {
                 0 => {
@@ -582,9 +703,66 @@ mod tests {
         assert!(p.ends_with("\"triggered_automatically\": true}\n"), "{p}");
     }
 
+    /// The 16-byte test marks exactly the bytes to escape.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn sixteen_byte_bits_are_exact() {
+        fn truth<S: Style>(chunk: &[u8; 16]) -> u32 {
+            (0..16)
+                .filter(|&i| S::ESCAPE[chunk[i] as usize] != 0)
+                .fold(0, |m, i| m | 1 << i)
+        }
+        let mut chunks = vec![];
+        for b in 0..=255u8 {
+            for pos in [0, 7, 8, 15] {
+                let mut c = *b"abcdefghijklmnop";
+                c[pos] = b;
+                chunks.push(c);
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..if cfg!(miri) { 500 } else { 50_000 } {
+            let mut c = [0u8; 16];
+            for b in &mut c {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            chunks.push(c);
+        }
+        for c in &chunks {
+            assert_eq!(Compact::escape_bits(c), truth::<Compact>(c), "{c:?}");
+            assert_eq!(Python::escape_bits(c), truth::<Python>(c), "{c:?}");
+        }
+    }
+
+    /// Every length from 0 to 40, an escape at every position (or none).
+    #[test]
+    fn first_escape_is_exact_at_every_length() {
+        for len in 0..41 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0x01, 0x1f, 0x7f, 0xc3] {
+                    let mut bytes = vec![b'k'; len];
+                    if at < len {
+                        bytes[at] = special;
+                    }
+                    let want = |esc: &[u8; 256]| {
+                        bytes
+                            .iter()
+                            .position(|&b| esc[b as usize] != 0)
+                            .unwrap_or(len)
+                    };
+                    assert_eq!(first_escape::<Compact>(&bytes), want(Compact::ESCAPE));
+                    assert_eq!(first_escape::<Python>(&bytes), want(Python::ESCAPE));
+                }
+            }
+        }
+    }
+
     #[test]
     fn strings_escape_at_every_alignment() {
-        for pad in 0..17 {
+        for pad in 0..33 {
             let s = format!("{}\"é\u{7f}\n😀{}", "x".repeat(pad), "y".repeat(pad));
             let mut c = Vec::new();
             string::<Compact>(&mut c, &s);
