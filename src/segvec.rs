@@ -474,11 +474,39 @@ fn prealloc_offset(bucket: usize) -> usize {
     len - len / 8 - 1
 }
 
+/// A huge page (x86-64, most aarch64 Linux configurations).
+const HUGE_PAGE: usize = 2 << 20;
+
 /// Layout of a bucket of `len` slots. Only called for buckets below
-/// `USABLE_BUCKETS`, whose layouts are valid by construction.
+/// `USABLE_BUCKETS`, whose layouts are valid by construction. A bucket of
+/// at least a huge page is aligned to one, so that the kernel can back it
+/// with huge pages (see `advise_huge_pages`).
 fn bucket_layout<T>(len: usize) -> Layout {
-    Layout::array::<Slot<T>>(len).expect("SegVec bucket size exceeds isize::MAX")
+    let layout = Layout::array::<Slot<T>>(len).expect("SegVec bucket size exceeds isize::MAX");
+    if cfg!(any(loom, miri)) || layout.size() < HUGE_PAGE {
+        return layout;
+    }
+    layout
+        .align_to(HUGE_PAGE)
+        .expect("SegVec bucket size exceeds isize::MAX")
 }
+
+/// Asks Linux to back a large bucket with 2 MiB pages: initialising a
+/// bucket of a million events otherwise takes one page fault per 4 KiB
+/// (about one per 15 events), half the cost of an in-memory emit. Only a
+/// hint: where transparent huge pages are off, nothing changes.
+#[cfg(all(target_os = "linux", not(loom), not(miri)))]
+fn advise_huge_pages(ptr: *mut u8, layout: Layout) {
+    if layout.align() == HUGE_PAGE {
+        // SAFETY: `ptr .. ptr + layout.size()` is one live allocation of
+        // ours, aligned to a page; `madvise` only changes how the kernel
+        // backs it, never its contents, and its errors are harmless.
+        unsafe { libc::madvise(ptr.cast(), layout.size(), libc::MADV_HUGEPAGE) };
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(loom), not(miri))))]
+fn advise_huge_pages(_ptr: *mut u8, _layout: Layout) {}
 
 /// Allocates `len` empty (unpublished) slots.
 fn alloc_bucket<T>(len: usize) -> *mut Slot<T> {
@@ -489,6 +517,7 @@ fn alloc_bucket<T>(len: usize) -> *mut Slot<T> {
     if slots.is_null() {
         handle_alloc_error(layout);
     }
+    advise_huge_pages(slots.cast(), layout);
     for i in 0..len {
         // SAFETY: `i < len`, so in bounds of an allocation sized and aligned
         // for `len` slots, and nothing is there yet to overwrite.
