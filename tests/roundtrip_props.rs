@@ -485,6 +485,10 @@ proptest! {
                 let fresh = parse(body)?;
                 let reused = parser.parse(body);
                 prop_assert_eq!(reused.as_ref(), Ok(&fresh));
+                // The fast path (taken by most written lines) and the full
+                // parser read the same event.
+                let slow = parser.parse_slow(body);
+                prop_assert_eq!(slow.as_ref(), Ok(&fresh));
                 // parse_object sees the same top-level keys the writer wrote.
                 let object = parser.parse_object(body);
                 prop_assert!(object.is_ok());

@@ -6,6 +6,9 @@
 //! * an object serde_json accepts, the parser accepts too (it reads a
 //!   superset: Python's `NaN`/`Infinity` and integers of any size), and
 //!   reads the same keys, order and values (floats to the bit);
+//! * the fast path agrees with the full parser: `parse` (fast path first)
+//!   and `parse_slow` (simd-json and the fallback only) give the same
+//!   result, error or event, and the same event writes the same bytes;
 //! * an event that parses survives both writers: written in python it reads
 //!   back equal and writes back byte for byte (see `check_both_formats`).
 #![no_main]
@@ -36,6 +39,15 @@ fuzz_target!(|data: &[u8]| {
             LineParser::new().parse_object(data),
             "parse_object: reused and fresh parsers differ"
         );
+
+        // The fast path takes only lines the full parser reads the same.
+        let slow = parser.parse_slow(data);
+        assert_eq!(parsed, slow, "the fast path and the full parser differ");
+        if let (Ok(a), Ok(b)) = (&parsed, &slow) {
+            for format in [json::Format::Compact, json::Format::Python] {
+                assert_eq!(json::to_line(a, format), json::to_line(b, format));
+            }
+        }
 
         // An event is an object first: a schema error needs a syntax success.
         if parsed.is_ok() {

@@ -56,18 +56,39 @@ fn envelope_index(key: &str) -> Option<usize> {
     }
 }
 
+/// The last agent, turn and session ids read, so that a log's ids, which
+/// repeat line after line, are shared (an inline copy or a reference
+/// count) rather than rebuilt from text for every event.
+#[derive(Default)]
+pub(crate) struct IdCache([SmolStr; 3]);
+
+impl IdCache {
+    fn id(&mut self, slot: usize, text: &str) -> SmolStr {
+        let cached = &mut self.0[slot];
+        if cached.as_str() != text {
+            *cached = SmolStr::new(text);
+        }
+        cached.clone()
+    }
+}
+
 /// An event being filled from a line's members, in source order.
-struct Builder {
+pub(crate) struct Builder {
     ev: Event,
 }
 
 impl Builder {
-    /// An event of type `tag` with every own field at its default and every
-    /// envelope key absent.
+    /// An event of type `tag` (which must be a string) with every own
+    /// field at its default and every envelope key absent.
     fn new(tag: Value) -> Result<Builder, ParseError> {
         let tag = SmolStr::from_value(tag).map_err(|m| field_err("event_type", m))?;
-        let kind = Kind::with_defaults(&tag);
-        Ok(Builder {
+        Ok(Builder::for_tag(&tag))
+    }
+
+    /// [`Builder::new`] for a tag already known to be a string.
+    pub(crate) fn for_tag(tag: &str) -> Builder {
+        let kind = Kind::with_defaults(tag);
+        Builder {
             ev: Event {
                 timestamp: Timestamp::from_unix_micros(0),
                 agent_id: None,
@@ -79,13 +100,22 @@ impl Builder {
                 extra: Map::new(),
                 absent: (1 << ENVELOPE.len()) - 1,
             },
-        })
+        }
+    }
+
+    pub(crate) fn finish(self) -> Event {
+        self.ev
     }
 
     /// A member whose value is a JSON string, given as its text: string
     /// fields take it without an intermediate [`Value`], and a timestamp
     /// is parsed without copying it first.
-    fn set_text(&mut self, key: &str, text: &str) -> Result<(), ParseError> {
+    pub(crate) fn set_text(
+        &mut self,
+        key: &str,
+        text: &str,
+        ids: &mut IdCache,
+    ) -> Result<(), ParseError> {
         let ev = &mut self.ev;
         if key == "event_type" {
             return Ok(());
@@ -104,16 +134,16 @@ impl Builder {
         ev.absent &= !(1 << i);
         match i {
             0 => ev.timestamp = Timestamp::parse(text),
-            1 => ev.agent_id = Some(SmolStr::new(text)),
-            2 => ev.turn_id = Some(SmolStr::new(text)),
-            3 => ev.session_id = Some(SmolStr::new(text)),
+            1 => ev.agent_id = Some(ids.id(0, text)),
+            2 => ev.turn_id = Some(ids.id(1, text)),
+            3 => ev.session_id = Some(ids.id(2, text)),
             4 => ev.severity = Severity::from(text),
             _ => return Err(field_err(key, "expected object, found string".into())),
         }
         Ok(())
     }
 
-    fn set(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
+    pub(crate) fn set(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
         let ev = &mut self.ev;
         if key == "event_type" {
             return Ok(());
@@ -181,7 +211,10 @@ pub(crate) fn skip(nodes: &[Node<'_>], at: usize) -> usize {
 
 /// From simd-json's tape. `None` when the root is not an object (the
 /// fallback parser then says what is wrong).
-pub(crate) fn from_tape(nodes: &[Node<'_>]) -> Option<Result<Event, ParseError>> {
+pub(crate) fn from_tape(
+    nodes: &[Node<'_>],
+    ids: &mut IdCache,
+) -> Option<Result<Event, ParseError>> {
     let Some(&Node::Object { len, .. }) = nodes.first() else {
         return None;
     };
@@ -215,7 +248,7 @@ pub(crate) fn from_tape(nodes: &[Node<'_>]) -> Option<Result<Event, ParseError>>
         let result = match nodes[at + 1] {
             Node::String(text) => {
                 at += 2;
-                b.set_text(key, text)
+                b.set_text(key, text, ids)
             }
             _ => {
                 let (value, next) = tape_value(nodes, at + 1);

@@ -30,6 +30,7 @@
 //! ```
 
 mod decode;
+mod fast;
 mod float;
 mod parse;
 mod write;
@@ -138,6 +139,9 @@ impl From<parse::SyntaxError> for ParseError {
 #[derive(Default)]
 pub struct LineParser {
     inner: parse::LineParser,
+    /// Where the fast path unescapes strings.
+    scratch: String,
+    ids: decode::IdCache,
 }
 
 impl LineParser {
@@ -147,8 +151,26 @@ impl LineParser {
     }
 
     /// Parses one line, without its terminator (a trailing `\r` is fine).
+    ///
+    /// Three stages, each taking what the one before leaves: the fast path
+    /// for lines of the usual shape (see DESIGN.md, "Parsing"), simd-json,
+    /// and a parser of Python's grammar that also words the errors.
     pub fn parse(&mut self, line: &[u8]) -> Result<Event, ParseError> {
-        match self.inner.with_tape(line, decode::from_tape) {
+        match fast::event(line, &mut self.scratch, &mut self.ids) {
+            Some(event) => Ok(event),
+            None => self.parse_slow(line),
+        }
+    }
+
+    /// [`LineParser::parse`] without the fast path: the reference the fast
+    /// path is tested and fuzzed against.
+    #[doc(hidden)]
+    pub fn parse_slow(&mut self, line: &[u8]) -> Result<Event, ParseError> {
+        let ids = &mut self.ids;
+        match self
+            .inner
+            .with_tape(line, |nodes| decode::from_tape(nodes, ids))
+        {
             Some(result) => result,
             None => decode::event(parse::Fallback::parse(line)?),
         }

@@ -363,6 +363,14 @@ fn first_escape<S: Style>(bytes: &[u8]) -> usize {
         .unwrap_or(len)
 }
 
+/// The index of the first `"`, `\\` or control character in `bytes` (or
+/// `bytes.len()`): where a JSON string's plain run ends. The reader's fast
+/// path uses it to find the end of each string.
+#[inline]
+pub(crate) fn first_special(bytes: &[u8]) -> usize {
+    first_escape::<Compact>(bytes)
+}
+
 /// Appends `s` as a quoted JSON string.
 #[inline]
 pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
