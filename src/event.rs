@@ -490,9 +490,14 @@ impl Event {
     /// severity and no ids.
     #[inline]
     pub fn new(kind: impl Into<Kind>) -> Event {
-        let kind = kind.into();
+        Event::stamped(kind.into(), Timestamp::now())
+    }
+
+    /// An event of `kind` at `timestamp`, default severity, no ids, every
+    /// envelope key present.
+    pub(crate) fn stamped(kind: Kind, timestamp: Timestamp) -> Event {
         Event {
-            timestamp: Timestamp::now(),
+            timestamp,
             agent_id: None,
             turn_id: None,
             session_id: None,

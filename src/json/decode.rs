@@ -21,7 +21,7 @@ use super::ParseError;
 use crate::event::{Event, FieldType, Kind, ENVELOPE};
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
-use crate::value::{Map, Value};
+use crate::value::Value;
 
 fn field_err(name: &str, message: String) -> ParseError {
     ParseError::Field {
@@ -87,18 +87,10 @@ impl Builder {
 
     /// [`Builder::new`] for a tag already known to be a string.
     pub(crate) fn for_tag(tag: &str) -> Builder {
-        let kind = Kind::with_defaults(tag);
         Builder {
             ev: Event {
-                timestamp: Timestamp::from_unix_micros(0),
-                agent_id: None,
-                turn_id: None,
-                session_id: None,
-                severity: kind.default_severity(),
-                metadata: Map::new(),
-                kind,
-                extra: Map::new(),
                 absent: (1 << ENVELOPE.len()) - 1,
+                ..Event::stamped(Kind::with_defaults(tag), Timestamp::from_unix_micros(0))
             },
         }
     }

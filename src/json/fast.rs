@@ -22,6 +22,7 @@
 use smol_str::SmolStr;
 
 use super::decode::{Builder, IdCache};
+use super::parse::{short_escape, surrogate_pair};
 use super::write::first_special;
 use crate::event::Event;
 use crate::value::{Map, Number, Value};
@@ -153,18 +154,8 @@ impl<'a> Cursor<'a, '_> {
                     out.push(ch);
                     at += len;
                 }
-                short => {
-                    out.push(match short {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        _ => return None,
-                    });
+                e => {
+                    out.push(short_escape(e)?);
                     at += 2;
                 }
             }
@@ -319,12 +310,7 @@ fn unicode_escape(text: &str, at: usize) -> Option<(char, usize)> {
             if text.as_bytes().get(at + 6..at + 8)? != b"\\u" {
                 return None;
             }
-            let lo = hex(at + 8)?;
-            if !(0xdc00..=0xdfff).contains(&lo) {
-                return None;
-            }
-            let cp = 0x1_0000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-            Some((char::from_u32(cp)?, 12))
+            Some((surrogate_pair(hi, hex(at + 8)?)?, 12))
         }
         0xdc00..=0xdfff => None,
         cp => Some((char::from_u32(cp)?, 6)),
@@ -358,6 +344,15 @@ mod tests {
                 assert_eq!(to_line(&fast, format), to_line(&slow, format));
             }
         }
+    }
+
+    /// Every escape, checked against the text it stands for (not only
+    /// against the full parser, which shares the escape table).
+    #[test]
+    fn escapes_decode_to_their_characters() {
+        let line = r#"{"event_type":"x","s":"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00z"}"#;
+        let ev = event(line.as_bytes(), &mut String::new(), &mut IdCache::default()).unwrap();
+        assert_eq!(ev.extra["s"], Value::from("a\"\\/\u{8}\u{c}\n\r\té😀z"));
     }
 
     #[test]

@@ -141,6 +141,30 @@ pub(crate) fn tape_value(nodes: &[Node<'_>], at: usize) -> (Value, usize) {
     }
 }
 
+/// The character a two-byte escape `\\e` stands for (`e` not `u`).
+pub(crate) fn short_escape(e: u8) -> Option<char> {
+    Some(match e {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
+/// The character of a UTF-16 surrogate pair; `None` unless `hi` is a high
+/// and `lo` a low surrogate.
+pub(crate) fn surrogate_pair(hi: u32, lo: u32) -> Option<char> {
+    if !(0xd800..=0xdbff).contains(&hi) || !(0xdc00..=0xdfff).contains(&lo) {
+        return None;
+    }
+    char::from_u32(0x1_0000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))
+}
+
 /// Python's JSON grammar by recursive descent: RFC 8259 plus `NaN`,
 /// `Infinity`, `-Infinity` and integers of any size.
 pub(crate) struct Fallback<'a> {
@@ -386,17 +410,10 @@ impl<'a> Fallback<'a> {
                         return Err(self.err("unterminated string"));
                     };
                     self.pos += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => self.unicode_escape()?,
-                        _ => {
+                    let ch = match (e, short_escape(e)) {
+                        (b'u', _) => self.unicode_escape()?,
+                        (_, Some(ch)) => ch,
+                        (_, None) => {
                             self.pos -= 1;
                             return Err(self.err("invalid escape"));
                         }
@@ -419,21 +436,17 @@ impl<'a> Fallback<'a> {
     /// After `\u`: one character, joining a surrogate pair.
     fn unicode_escape(&mut self) -> Res<char> {
         let hi = self.hex4()?;
-        let cp = match hi {
+        match hi {
             0xd800..=0xdbff => {
                 if !self.eat(b"\\u") {
                     return Err(self.err("lone surrogate in \\u escape"));
                 }
                 let lo = self.hex4()?;
-                if !(0xdc00..=0xdfff).contains(&lo) {
-                    return Err(self.err("lone surrogate in \\u escape"));
-                }
-                0x1_0000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                surrogate_pair(hi, lo).ok_or_else(|| self.err("lone surrogate in \\u escape"))
             }
-            0xdc00..=0xdfff => return Err(self.err("lone surrogate in \\u escape")),
-            cp => cp,
-        };
-        char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape"))
+            0xdc00..=0xdfff => Err(self.err("lone surrogate in \\u escape")),
+            cp => char::from_u32(cp).ok_or_else(|| self.err("invalid \\u escape")),
+        }
     }
 }
 
