@@ -211,7 +211,13 @@ impl Writer {
                 }
             }
             drop(msg);
-            if popped.is_multiple_of(64) {
+            // Wake blocked producers only once half the queue is free: a
+            // producer that outpaces the writer then blocks once per half
+            // queue, not once per few events (each wake-up is a futex call
+            // on this thread, which would slow it further).
+            if popped.is_multiple_of(64)
+                && self.shared.queue.len() <= self.shared.queue.capacity() / 2
+            {
                 self.shared.space.notify();
             }
         }
