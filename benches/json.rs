@@ -8,7 +8,8 @@
 //!   written by our writer in both formats, parsed line by line: ours
 //!   (`LineParser::parse`, to a typed `Event`), `serde_json::Value`,
 //!   serde_json into a derived struct, serde_json into our `Event`; and
-//!   `reader::Reader` over the whole buffer (line splitting included).
+//!   the whole buffer read by `reader::read_slice` (in place) and by
+//!   `reader::Reader` (through `io::Read`), line splitting included.
 //!
 //! Throughput is in bytes, so criterion prints GB/s.
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use agent_audit::event::*;
 use agent_audit::json::{self, Format, LineParser};
-use agent_audit::reader::Reader;
+use agent_audit::reader::{read_slice, Reader};
 use agent_audit::{Event, Timestamp};
 use common::{event, SerdeRecord, ARGS, SESSION};
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -355,6 +356,16 @@ fn parse_benches(c: &mut Criterion) {
                 for line in &lines {
                     black_box(serde_json::from_slice::<Event>(line).unwrap());
                 }
+            })
+        });
+        group.bench_function(BenchmarkId::new("agent-audit/read_slice", &fmt), |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for record in read_slice(&log) {
+                    black_box(record.unwrap());
+                    n += 1;
+                }
+                assert_eq!(n, LOG_LINES);
             })
         });
         group.bench_function(BenchmarkId::new("agent-audit/Reader", &fmt), |b| {

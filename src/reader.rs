@@ -315,22 +315,7 @@ impl<R: Read> Iterator for Reader<R> {
             return None;
         }
         let item = match self.lines.next_line()? {
-            Ok(raw) => match self.parser.parse(raw.bytes) {
-                Ok(event) => Ok(Record {
-                    line: raw.number,
-                    event,
-                }),
-                // A last line without its newline that does not parse is
-                // what a writer killed mid-line leaves.
-                Err(_) if !raw.terminated => Err(LineError {
-                    line: raw.number,
-                    kind: LineErrorKind::Torn,
-                }),
-                Err(e) => Err(LineError {
-                    line: raw.number,
-                    kind: LineErrorKind::Invalid(e),
-                }),
-            },
+            Ok(raw) => record(&mut self.parser, raw),
             Err(e) => Err(e),
         };
         if item.is_err() && self.strict {
@@ -340,9 +325,128 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
-/// Reads every line of a byte slice (a file read or mapped whole).
-pub fn read_slice(data: &[u8]) -> Reader<&[u8]> {
-    Reader::new(data)
+/// A line parsed into a record, or the error that names it.
+fn record(parser: &mut LineParser, raw: RawLine<'_>) -> Result<Record, LineError> {
+    match parser.parse(raw.bytes) {
+        Ok(event) => Ok(Record {
+            line: raw.number,
+            event,
+        }),
+        // A last line without its newline that does not parse is what a
+        // writer killed mid-line leaves.
+        Err(_) if !raw.terminated => Err(LineError {
+            line: raw.number,
+            kind: LineErrorKind::Torn,
+        }),
+        Err(e) => Err(LineError {
+            line: raw.number,
+            kind: LineErrorKind::Invalid(e),
+        }),
+    }
+}
+
+/// Reads every line of a byte slice (a file read or mapped whole) in
+/// place: the same items as [`Reader`] over the same bytes, without
+/// copying them through a buffer first.
+///
+/// ```
+/// use agent_audit::reader::read_slice;
+///
+/// let log = b"\xEF\xBB\xBF{\"event_type\": \"turn_start\"}\r\n\n[1]\n";
+/// let items: Vec<_> = read_slice(log).collect();
+/// assert_eq!(items[0].as_ref().unwrap().line, 1);
+/// assert_eq!(items[1].as_ref().unwrap_err().line, 3);
+/// assert_eq!(items.len(), 2);
+/// ```
+pub fn read_slice(data: &[u8]) -> SliceReader<'_> {
+    SliceReader {
+        data: data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data),
+        line: 0,
+        max_line: DEFAULT_MAX_LINE,
+        parser: LineParser::new(),
+        strict: false,
+        stopped: false,
+    }
+}
+
+/// [`Reader`] for input that is already in memory; see [`read_slice`].
+pub struct SliceReader<'a> {
+    /// What is left to read.
+    data: &'a [u8],
+    line: u64,
+    max_line: usize,
+    parser: LineParser,
+    strict: bool,
+    stopped: bool,
+}
+
+impl<'a> SliceReader<'a> {
+    /// Stop after the first error (which is still yielded).
+    pub fn strict(mut self, yes: bool) -> Self {
+        self.strict = yes;
+        self
+    }
+
+    /// The longest line to read (default [`DEFAULT_MAX_LINE`]); longer
+    /// ones are skipped and reported, as by [`Reader::max_line`].
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes.max(1);
+        self
+    }
+
+    /// The number of the last line read.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The next non-blank line, split off the input.
+    fn next_line(&mut self) -> Option<Result<RawLine<'a>, LineError>> {
+        loop {
+            if self.data.is_empty() {
+                return None;
+            }
+            let (piece, rest, terminated) = match memchr::memchr(b'\n', self.data) {
+                Some(nl) => (&self.data[..nl], &self.data[nl + 1..], true),
+                None => (self.data, &self.data[..0], false),
+            };
+            self.data = rest;
+            self.line += 1;
+            if piece.len() > self.max_line {
+                return Some(Err(LineError {
+                    line: self.line,
+                    kind: LineErrorKind::TooLong {
+                        limit: self.max_line,
+                    },
+                }));
+            }
+            let bytes = piece.strip_suffix(b"\r").unwrap_or(piece);
+            if !is_blank(bytes) {
+                return Some(Ok(RawLine {
+                    number: self.line,
+                    bytes,
+                    terminated,
+                }));
+            }
+        }
+    }
+}
+
+impl Iterator for SliceReader<'_> {
+    type Item = Result<Record, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.stopped {
+            return None;
+        }
+        let item = match self.next_line()? {
+            Ok(raw) => record(&mut self.parser, raw),
+            Err(e) => Err(e),
+        };
+        if item.is_err() && self.strict {
+            self.stopped = true;
+        }
+        Some(item)
+    }
 }
 
 /// Where [`Follow`] starts reading.

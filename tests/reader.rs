@@ -4,12 +4,12 @@
 use std::io::Read;
 
 use agent_audit::json::{self, Format};
-use agent_audit::reader::{LineErrorKind, Reader, Record};
+use agent_audit::reader::{read_slice, LineError, LineErrorKind, Reader, Record};
 use agent_audit::Event;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/reference_python.jsonl");
 
-fn summary<R: Read>(r: Reader<R>) -> (Vec<u64>, Vec<String>) {
+fn summary(r: impl IntoIterator<Item = Result<Record, LineError>>) -> (Vec<u64>, Vec<String>) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for item in r {
@@ -72,6 +72,9 @@ fn crlf_bom_and_blank_lines_are_accepted() {
     let (good, bad) = summary(Reader::new(Trickle(&log)));
     assert_eq!(good, [1, 4]);
     assert!(bad.is_empty(), "{bad:?}");
+    let (good, bad) = summary(read_slice(&log));
+    assert_eq!(good, [1, 4]);
+    assert!(bad.is_empty(), "{bad:?}");
 }
 
 #[test]
@@ -83,17 +86,46 @@ fn damage_is_reported_by_line_and_reading_continues() {
     log.extend_from_slice(b"{\"event_type\": \"tool_loop_block\", \"call_count\": \"x\"}\n"); // 4
     log.extend_from_slice(b"{\"event_type\": \"base\", \"agent_id\": \"\xff\"}\n"); // 5
     log.extend_from_slice(b"{\"event_type\": \"base\"}\n"); // 6
+    let want_bad = [
+        "line 2: not a JSON object at byte 0",
+        "line 3: not a JSON object at byte 0",
+        "line 4: field `call_count`: expected integer, found string",
+        "line 5: invalid UTF-8 at byte 36",
+    ];
     let (good, bad) = summary(Reader::new(&log[..]));
     assert_eq!(good, [1, 6]);
-    assert_eq!(
-        bad,
-        [
-            "line 2: not a JSON object at byte 0",
-            "line 3: not a JSON object at byte 0",
-            "line 4: field `call_count`: expected integer, found string",
-            "line 5: invalid UTF-8 at byte 36",
-        ]
-    );
+    assert_eq!(bad, want_bad);
+    let (good, bad) = summary(read_slice(&log));
+    assert_eq!(good, [1, 6]);
+    assert_eq!(bad, want_bad);
+}
+
+/// Every item, in a form that can be compared.
+fn items(r: impl IntoIterator<Item = Result<Record, LineError>>) -> Vec<Result<Record, String>> {
+    r.into_iter()
+        .map(|i| i.map_err(|e| e.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_slice_reader_yields_what_the_stream_reader_does() {
+    let mut log = b"\xEF\xBB\xBF".to_vec();
+    log.extend_from_slice(FIXTURE);
+    log.extend_from_slice(b"\r\n  \t\r\n\n"); // blank lines
+    log.extend_from_slice(b"{\"event_type\": \"base\", \"metadata\": []}\r\n");
+    log.extend_from_slice(&[b' '; 300]); // a blank line over a small limit
+    log.extend_from_slice(b"\n{\"event_type\": \"turn_end\"}\n");
+    log.extend_from_slice(b"{\"event_type\": \"tool_ca"); // torn
+    for limit in [usize::MAX, 200, 1] {
+        for strict in [false, true] {
+            let stream = items(Reader::new(&log[..]).max_line(limit).strict(strict));
+            let slice = items(read_slice(&log).max_line(limit).strict(strict));
+            assert_eq!(slice, stream, "max_line {limit}, strict {strict}");
+        }
+    }
+    let all = items(read_slice(&log));
+    assert!(all.len() > 10);
+    assert!(all.last().unwrap().as_ref().unwrap_err().contains("torn"));
 }
 
 #[test]
@@ -111,12 +143,22 @@ fn a_torn_last_line_is_reported_but_a_whole_one_is_kept() {
     ));
     assert_eq!(good, [1, 2]);
     assert!(bad.is_empty());
+    let (good, bad) = summary(read_slice(
+        b"{\"event_type\": \"base\"}\n{\"event_type\": \"ba",
+    ));
+    assert_eq!(good, [1]);
+    assert_eq!(
+        bad,
+        ["line 2: torn last line (no newline at the end of the input)"]
+    );
 }
 
 #[test]
 fn strict_mode_stops_at_the_first_error() {
     let log = b"{\"event_type\": \"base\"}\nbad\n{\"event_type\": \"base\"}\n";
     let (good, bad) = summary(Reader::new(&log[..]).strict(true));
+    assert_eq!((good, bad.len()), (vec![1], 1));
+    let (good, bad) = summary(read_slice(log).strict(true));
     assert_eq!((good, bad.len()), (vec![1], 1));
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Runs the reader four ways over the input: with the defaults, with a
 //! small `max_line`, in `strict` mode, and through a `Read` that hands the
-//! bytes out a few at a time (with `Interrupted` errors in between) — plus,
+//! bytes out a few at a time (with `Interrupted` errors in between); and
+//! the in-place slice reader (`reader::read_slice`) with the defaults and
+//! with the small limit, strict or not — plus,
 //! for some inputs, with a line longer than the reader's 256 KiB chunk
 //! spliced in. Each run must:
 //!
@@ -23,7 +25,7 @@
 use std::io::{self, Read};
 
 use agent_audit::json::{self, ParseError};
-use agent_audit::reader::{LineErrorKind, Reader, DEFAULT_MAX_LINE};
+use agent_audit::reader::{read_slice, LineError, LineErrorKind, Reader, Record, DEFAULT_MAX_LINE};
 use agent_audit::Event;
 use libfuzzer_sys::fuzz_target;
 
@@ -121,7 +123,7 @@ impl Read for Trickle<'_> {
     }
 }
 
-fn run<R: Read>(reader: Reader<R>, pieces: usize) -> Vec<Item> {
+fn run(reader: impl IntoIterator<Item = Result<Record, LineError>>, pieces: usize) -> Vec<Item> {
     let mut out: Vec<Item> = Vec::new();
     for item in reader {
         let item = match item {
@@ -176,6 +178,20 @@ fn check_all(data: &[u8], small: usize, seed: u8) {
 
     let got = run(Reader::new(data).strict(true), pieces);
     check("strict", got, &strict(&lenient));
+
+    let got = run(read_slice(data), pieces);
+    check("slice", got, &lenient);
+
+    let got = run(
+        read_slice(data).max_line(small).strict(seed & 2 == 2),
+        pieces,
+    );
+    let want = if seed & 2 == 2 {
+        strict(&lenient_small)
+    } else {
+        lenient_small.clone()
+    };
+    check("slice, max_line", got, &want);
 
     let is_strict = seed & 1 == 1;
     let slow = Trickle {
