@@ -326,6 +326,7 @@ impl<R: Read> Iterator for Reader<R> {
 }
 
 /// A line parsed into a record, or the error that names it.
+#[inline]
 fn record(parser: &mut LineParser, raw: RawLine<'_>) -> Result<Record, LineError> {
     match parser.parse(raw.bytes) {
         Ok(event) => Ok(Record {
@@ -400,6 +401,7 @@ impl<'a> SliceReader<'a> {
     }
 
     /// The next non-blank line, split off the input.
+    #[inline]
     fn next_line(&mut self) -> Option<Result<RawLine<'a>, LineError>> {
         loop {
             if self.data.is_empty() {
@@ -434,6 +436,7 @@ impl<'a> SliceReader<'a> {
 impl Iterator for SliceReader<'_> {
     type Item = Result<Record, LineError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.stopped {
             return None;
