@@ -244,6 +244,39 @@ macro_rules! kinds {
                 let _ = &mut f;
             }
 
+            /// [`Kind::set_text_field`] for the own field at `index` in
+            /// schema order (the order of [`Kind::field_keys`]).
+            #[inline]
+            pub(crate) fn set_text_field_at(&mut self, index: usize, text: &str) -> Result<bool, String> {
+                match self {
+                    $( Kind::$name(_k) => {
+                        let mut _n = 0usize;
+                        $(
+                            if _n == index {
+                                _k.$field = FieldType::from_text(text)?;
+                                return Ok(true);
+                            }
+                            _n += 1;
+                        )*
+                        Ok(false)
+                    } )*
+                    Kind::Other(_) => Ok(false),
+                }
+            }
+
+            /// The own fields' names with their keys as written, in schema
+            /// order: what the reader's fast path expects to find.
+            pub(crate) fn field_keys(&self) -> &'static [(&'static str, KeyBlocks)] {
+                match self {
+                    $( Kind::$name(_) => {
+                        static KEYS: &[(&str, KeyBlocks)] =
+                            &[$( (stringify!($field), KeyBlocks::member(stringify!($field))) ),*];
+                        KEYS
+                    } )*
+                    Kind::Other(_) => &[],
+                }
+            }
+
             /// Sets the own field `key` from a JSON value. Hands the value
             /// back when this kind has no such field.
             pub(crate) fn set_field(&mut self, key: &str, value: Value) -> Result<Option<Value>, String> {
@@ -593,6 +626,42 @@ mod tests {
         tags.sort_unstable();
         tags.dedup();
         assert_eq!(tags.len(), 16);
+    }
+
+    /// The reader sets a member by its position when the line has the
+    /// writers' key order; that gives the same event as matching names only
+    /// because no own field is named like an envelope key.
+    #[test]
+    fn own_fields_and_their_keys_follow_the_schema() {
+        for tag in EVENT_TYPES {
+            let kind = Kind::with_defaults(tag);
+            let mut names = Vec::new();
+            kind.for_each_field(|name, _| names.push(name));
+            let keys: Vec<&str> = kind.field_keys().iter().map(|(n, _)| *n).collect();
+            assert_eq!(keys, names, "{tag}");
+            for (name, blocks) in kind.field_keys() {
+                assert!(
+                    !ENVELOPE.contains(name) && *name != "event_type",
+                    "{tag}.{name}"
+                );
+                assert_eq!(
+                    blocks.of(crate::json::Format::Compact).as_bytes(),
+                    format!(",\"{name}\":").as_bytes()
+                );
+                assert_eq!(
+                    blocks.of(crate::json::Format::Python).as_bytes(),
+                    format!(", \"{name}\": ").as_bytes()
+                );
+            }
+            for (i, (name, _)) in kind.field_keys().iter().enumerate() {
+                let mut k = kind.clone();
+                assert_eq!(
+                    k.set_text_field_at(i, "7"),
+                    k.clone().set_text_field(name, "7")
+                );
+            }
+            assert_eq!(kind.clone().set_text_field_at(names.len(), "x"), Ok(false));
+        }
     }
 
     #[test]

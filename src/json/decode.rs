@@ -99,6 +99,11 @@ impl Builder {
         self.ev
     }
 
+    /// The kind being filled.
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.ev.kind
+    }
+
     /// A member whose value is a JSON string, given as its text: string
     /// fields take it without an intermediate [`Value`], and a timestamp
     /// is parsed without copying it first.
@@ -108,21 +113,24 @@ impl Builder {
         text: &str,
         ids: &mut IdCache,
     ) -> Result<(), ParseError> {
-        let ev = &mut self.ev;
         if key == "event_type" {
             return Ok(());
         }
-        let Some(i) = envelope_index(key) else {
-            return match ev.kind.set_text_field(key, text) {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    ev.extra
-                        .insert(SmolStr::new(key), Value::String(SmolStr::new(text)));
-                    Ok(())
-                }
-                Err(m) => Err(field_err(key, m)),
-            };
-        };
+        match envelope_index(key) {
+            Some(i) => self.set_envelope_text(i, text, ids),
+            None => self.set_own_text(key, text),
+        }
+    }
+
+    /// [`Builder::set_text`] for envelope key `ENVELOPE[i]`.
+    #[inline]
+    pub(crate) fn set_envelope_text(
+        &mut self,
+        i: usize,
+        text: &str,
+        ids: &mut IdCache,
+    ) -> Result<(), ParseError> {
+        let ev = &mut self.ev;
         ev.absent &= !(1 << i);
         match i {
             0 => ev.timestamp = Timestamp::parse(text),
@@ -130,26 +138,62 @@ impl Builder {
             2 => ev.turn_id = Some(ids.id(1, text)),
             3 => ev.session_id = Some(ids.id(2, text)),
             4 => ev.severity = Severity::from(text),
-            _ => return Err(field_err(key, "expected object, found string".into())),
+            _ => {
+                return Err(field_err(
+                    ENVELOPE[i],
+                    "expected object, found string".into(),
+                ))
+            }
         }
         Ok(())
     }
 
-    pub(crate) fn set(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
+    /// [`Builder::set_own_text`] for the own field at `index` in schema
+    /// order, whose key is `key`.
+    #[inline]
+    pub(crate) fn set_own_text_at(
+        &mut self,
+        index: usize,
+        key: &str,
+        text: &str,
+    ) -> Result<(), ParseError> {
+        match self.ev.kind.set_text_field_at(index, text) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.set_own_text(key, text),
+            Err(m) => Err(field_err(key, m)),
+        }
+    }
+
+    /// [`Builder::set_text`] for a key outside the envelope: an own field
+    /// of the kind, or else an extra key.
+    #[inline]
+    pub(crate) fn set_own_text(&mut self, key: &str, text: &str) -> Result<(), ParseError> {
         let ev = &mut self.ev;
+        match ev.kind.set_text_field(key, text) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                ev.extra
+                    .insert(SmolStr::new(key), Value::String(SmolStr::new(text)));
+                Ok(())
+            }
+            Err(m) => Err(field_err(key, m)),
+        }
+    }
+
+    pub(crate) fn set(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
         if key == "event_type" {
             return Ok(());
         }
-        let Some(i) = envelope_index(key) else {
-            return match ev.kind.set_field(key, value) {
-                Ok(None) => Ok(()),
-                Ok(Some(value)) => {
-                    ev.extra.insert(SmolStr::new(key), value);
-                    Ok(())
-                }
-                Err(m) => Err(field_err(key, m)),
-            };
-        };
+        match envelope_index(key) {
+            Some(i) => self.set_envelope(i, value),
+            None => self.set_own(key, value),
+        }
+    }
+
+    /// [`Builder::set`] for envelope key `ENVELOPE[i]`.
+    pub(crate) fn set_envelope(&mut self, i: usize, value: Value) -> Result<(), ParseError> {
+        let ev = &mut self.ev;
+        let key = ENVELOPE[i];
         ev.absent &= !(1 << i);
         match i {
             0 => {
@@ -174,6 +218,19 @@ impl Builder {
             },
         }
         Ok(())
+    }
+
+    /// [`Builder::set`] for a key outside the envelope.
+    pub(crate) fn set_own(&mut self, key: &str, value: Value) -> Result<(), ParseError> {
+        let ev = &mut self.ev;
+        match ev.kind.set_field(key, value) {
+            Ok(None) => Ok(()),
+            Ok(Some(value)) => {
+                ev.extra.insert(SmolStr::new(key), value);
+                Ok(())
+            }
+            Err(m) => Err(field_err(key, m)),
+        }
     }
 }
 

@@ -23,7 +23,8 @@ use smol_str::SmolStr;
 
 use super::decode::{Builder, IdCache};
 use super::parse::{short_escape, surrogate_pair};
-use super::write::first_special;
+use super::write::{first_special, ENVELOPE_KEYS, OPEN};
+use super::Format;
 use crate::event::Event;
 use crate::value::{Map, Number, Value};
 
@@ -41,6 +42,11 @@ pub(crate) fn event(line: &[u8], scratch: &mut String, ids: &mut IdCache) -> Opt
         pos: 0,
         scratch,
     };
+    // Our writers start every line with the same bytes; which form they
+    // take says which keys to expect (python's is the longer: try it first).
+    let mut format = [Format::Python, Format::Compact]
+        .into_iter()
+        .find(|&f| line.starts_with(OPEN.of(f).as_bytes()));
     p.ws();
     p.expect(b'{')?;
     p.ws();
@@ -48,7 +54,45 @@ pub(crate) fn event(line: &[u8], scratch: &mut String, ids: &mut IdCache) -> Opt
         return None;
     }
     let mut b = Builder::for_tag(p.string()?);
+    let own = b.kind().field_keys();
+    // The next expected member: `ENVELOPE[next]`, then `own[next - 6]`.
+    let mut next = 0;
     loop {
+        // A member where a writer of `format` puts it: its key block (with
+        // the separators) is matched whole, and the member set by position.
+        if let Some(f) = format {
+            let expected = match ENVELOPE_KEYS.get(next) {
+                Some(k) => Some(k.of(f)),
+                None => own.get(next - ENVELOPE_KEYS.len()).map(|(_, k)| k.of(f)),
+            };
+            match expected {
+                Some(k) if p.rest().starts_with(k.as_bytes()) => {
+                    p.pos += k.as_bytes().len();
+                    p.ws();
+                    let i = next;
+                    next += 1;
+                    let set = match (ENVELOPE_KEYS.get(i), p.peek()? == b'"') {
+                        (Some(_), true) => b.set_envelope_text(i, p.string()?, ids),
+                        (Some(_), false) => {
+                            let value = p.value(0)?;
+                            b.set_envelope(i, value)
+                        }
+                        (None, true) => {
+                            let j = i - ENVELOPE_KEYS.len();
+                            b.set_own_text_at(j, own[j].0, p.string()?)
+                        }
+                        (None, false) => {
+                            let value = p.value(0)?;
+                            b.set_own(own[i - ENVELOPE_KEYS.len()].0, value)
+                        }
+                    };
+                    set.ok()?;
+                    continue;
+                }
+                // Anything else ends the prediction for this line.
+                _ => format = None,
+            }
+        }
         p.ws();
         match p.next_byte()? {
             b',' => {}
@@ -81,6 +125,11 @@ struct Cursor<'a, 's> {
 impl<'a> Cursor<'a, '_> {
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
+    }
+
+    /// What is left of the line.
+    fn rest(&self) -> &'a [u8] {
+        self.bytes().get(self.pos..).unwrap_or_default()
     }
 
     fn peek(&self) -> Option<u8> {
@@ -344,6 +393,56 @@ mod tests {
                 assert_eq!(to_line(&fast, format), to_line(&slow, format));
             }
         }
+    }
+
+    /// Lines in the writers' key order are read member by member by
+    /// position; anything off that order ends the prediction, and the
+    /// rest of the line is read by name. Either way the event is the one
+    /// the full parser gives.
+    #[test]
+    fn lines_off_the_writers_key_order_read_the_same() {
+        let ev = Event::new(crate::event::ToolCallComplete {
+            tool_name: "web".into(),
+            status: "success".into(),
+            duration_ms: 1.5.into(),
+            result_preview: "ok".into(),
+        })
+        .agent("a")
+        .turn("t")
+        .session("s")
+        .meta("k", 1i64);
+        let mut lines = Vec::new();
+        for format in [Format::Compact, Format::Python] {
+            let line = to_line(&ev, format);
+            lines.push(line.clone());
+            // A member missing, moved, repeated, or with other spacing;
+            // an extra key in the middle; the other format's separators.
+            lines.push(line.replacen(r#""turn_id""#, r#""turn_idx""#, 1));
+            lines.push(line.replacen(r#""status""#, r#""statuz""#, 1));
+            lines.push(line.replacen("}", r#","status":"failed"}"#, 1));
+            lines.push(line.replacen(r#""severity""#, r#""x":1,"severity""#, 1));
+            lines.push(line.replacen(r#","agent_id""#, r#" ,"agent_id""#, 1));
+            lines.push(line.replacen(r#""tool_name""#, r#""tool_name":"x","tool_name""#, 1));
+            lines.push(line.replacen(r#""metadata""#, r#""severity":"warning","metadata""#, 1));
+            lines.push(line.replace(", \"", ",\"").replace("\": ", "\":"));
+            lines.push(line.replace(",\"", ", \"").replace("\":", "\": "));
+        }
+        for line in &lines {
+            let fast = event(line.as_bytes(), &mut String::new(), &mut IdCache::default())
+                .unwrap_or_else(|| panic!("fast path refused {line}"));
+            assert_eq!(fast, full(line), "{line}");
+        }
+        // A wrong type where the writers put a known field is left to the
+        // full parser, which names it.
+        let bad = to_line(&ev, Format::Compact).replacen(
+            r#""duration_ms":1.5"#,
+            r#""duration_ms":"1.5""#,
+            1,
+        );
+        assert!(event(bad.as_bytes(), &mut String::new(), &mut IdCache::default()).is_none());
+        assert!(super::super::LineParser::new()
+            .parse(bad.as_bytes())
+            .is_err());
     }
 
     /// Every escape, checked against the text it stands for (not only

@@ -12,7 +12,7 @@
 
 use smol_str::SmolStr;
 
-use super::float;
+use super::{float, Format};
 use crate::event::{Event, FieldRef, ENVELOPE};
 use crate::value::{Map, Number, Value};
 
@@ -40,6 +40,15 @@ impl KeyBlocks {
         KeyBlocks {
             compact: KeyBlock::new(b",\"", name, b"\":"),
             python: KeyBlock::new(b", \"", name, b"\": "),
+        }
+    }
+
+    /// The block of one format.
+    #[inline]
+    pub(crate) fn of(&self, format: Format) -> &KeyBlock {
+        match format {
+            Format::Compact => &self.compact,
+            Format::Python => &self.python,
         }
     }
 }
@@ -73,10 +82,16 @@ impl KeyBlock {
         }
         KeyBlock { bytes, len: n }
     }
+
+    /// The bytes as written.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 /// The envelope's keys after `event_type`, in [`ENVELOPE`] order.
-static ENVELOPE_KEYS: [KeyBlocks; 6] = [
+pub(crate) static ENVELOPE_KEYS: [KeyBlocks; 6] = [
     KeyBlocks::member(ENVELOPE[0]),
     KeyBlocks::member(ENVELOPE[1]),
     KeyBlocks::member(ENVELOPE[2]),
@@ -86,7 +101,7 @@ static ENVELOPE_KEYS: [KeyBlocks; 6] = [
 ];
 
 /// The start of every line: `{"event_type":`.
-static OPEN: KeyBlocks = KeyBlocks {
+pub(crate) static OPEN: KeyBlocks = KeyBlocks {
     compact: KeyBlock::new(b"{\"", "event_type", b"\":"),
     python: KeyBlock::new(b"{\"", "event_type", b"\": "),
 };
