@@ -10,11 +10,18 @@
 //! plain floats, booleans, nulls, and small objects or arrays of those.
 //!
 //! [`event`] parses exactly that shape in a single pass, string by string
-//! (finding the end of each with the writer's SSE2/SWAR scan), and gives up
-//! by returning `None` at the first thing outside it: a key with an escape,
-//! a second `event_type`, `NaN`, an integer beyond 18 digits, nesting deeper
-//! than [`MAX_NESTING`], a lone surrogate, any syntax error, any field of
-//! the wrong type. The caller then parses the line with simd-json and the
+//! (finding the end of each with the writer's SSE2/SWAR scan). While the
+//! line keeps the order our writers use (the envelope, then the kind's own
+//! fields in schema order, with one format's separators), each member is
+//! recognised by comparing its whole key block with the one the writer
+//! would have put there, and set by position; the first member out of
+//! that order switches to reading keys and matching them by name for the
+//! rest of the line. Both routes call the same setters in source order.
+//!
+//! It gives up by returning `None` at the first thing outside that shape: a
+//! key with an escape, a second `event_type`, `NaN`, an integer beyond 18
+//! digits, nesting deeper than [`MAX_NESTING`], a lone surrogate, any
+//! syntax error, any field of the wrong type. The caller then parses the line with simd-json and the
 //! fallback parser, which stay the authority on every error: the fast path
 //! never reports one. The `parse_line` fuzz target checks that whenever the
 //! fast path accepts a line, the full parser produces the same event.
@@ -23,7 +30,7 @@ use smol_str::SmolStr;
 
 use super::decode::{Builder, IdCache};
 use super::parse::{short_escape, surrogate_pair};
-use super::write::{first_special, ENVELOPE_KEYS, OPEN};
+use super::write::{first_special, KeyBlock, KeyBlocks, ENVELOPE_KEYS, OPEN};
 use super::Format;
 use crate::event::Event;
 use crate::value::{Map, Number, Value};
@@ -55,38 +62,18 @@ pub(crate) fn event(line: &[u8], scratch: &mut String, ids: &mut IdCache) -> Opt
     }
     let mut b = Builder::for_tag(p.string()?);
     let own = b.kind().field_keys();
-    // The next expected member: `ENVELOPE[next]`, then `own[next - 6]`.
+    // The member a writer would put next: `ENVELOPE[next]`, then `own[next - 6]`.
     let mut next = 0;
     loop {
-        // A member where a writer of `format` puts it: its key block (with
-        // the separators) is matched whole, and the member set by position.
+        // Where the line keeps the writers' order, the key block (with its
+        // separators) is matched whole and the member set by position.
         if let Some(f) = format {
-            let expected = match ENVELOPE_KEYS.get(next) {
-                Some(k) => Some(k.of(f)),
-                None => own.get(next - ENVELOPE_KEYS.len()).map(|(_, k)| k.of(f)),
-            };
-            match expected {
-                Some(k) if p.rest().starts_with(k.as_bytes()) => {
-                    p.pos += k.as_bytes().len();
+            match expected(next, own, f) {
+                Some((slot, key)) if p.rest().starts_with(key.as_bytes()) => {
+                    p.pos += key.as_bytes().len();
                     p.ws();
-                    let i = next;
                     next += 1;
-                    let set = match (ENVELOPE_KEYS.get(i), p.peek()? == b'"') {
-                        (Some(_), true) => b.set_envelope_text(i, p.string()?, ids),
-                        (Some(_), false) => {
-                            let value = p.value(0)?;
-                            b.set_envelope(i, value)
-                        }
-                        (None, true) => {
-                            let j = i - ENVELOPE_KEYS.len();
-                            b.set_own_text_at(j, own[j].0, p.string()?)
-                        }
-                        (None, false) => {
-                            let value = p.value(0)?;
-                            b.set_own(own[i - ENVELOPE_KEYS.len()].0, value)
-                        }
-                    };
-                    set.ok()?;
+                    set_at(&mut p, &mut b, slot, ids)?;
                     continue;
                 }
                 // Anything else ends the prediction for this line.
@@ -114,6 +101,50 @@ pub(crate) fn event(line: &[u8], scratch: &mut String, ids: &mut IdCache) -> Opt
     }
     p.ws();
     (p.pos == line.len()).then(|| b.finish())
+}
+
+/// Where a member goes, known from its position.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// `ENVELOPE[i]`.
+    Envelope(usize),
+    /// The kind's own field at this index in schema order, and its name.
+    Own(usize, &'static str),
+}
+
+/// The member a writer of `format` puts at position `next` of an event
+/// whose own fields are `own`, and its key as written.
+fn expected(
+    next: usize,
+    own: &'static [(&'static str, KeyBlocks)],
+    format: Format,
+) -> Option<(Slot, &'static KeyBlock)> {
+    match ENVELOPE_KEYS.get(next) {
+        Some(k) => Some((Slot::Envelope(next), k.of(format))),
+        None => {
+            let j = next - ENVELOPE_KEYS.len();
+            own.get(j)
+                .map(|(name, k)| (Slot::Own(j, name), k.of(format)))
+        }
+    }
+}
+
+/// Reads the value at the cursor into `slot`; `None` when the value is
+/// not of the usual shape or not of the field's type.
+fn set_at(p: &mut Cursor<'_, '_>, b: &mut Builder, slot: Slot, ids: &mut IdCache) -> Option<()> {
+    let set = match (slot, p.peek()? == b'"') {
+        (Slot::Envelope(i), true) => b.set_envelope_text(i, p.string()?, ids),
+        (Slot::Envelope(i), false) => {
+            let value = p.value(0)?;
+            b.set_envelope(i, value)
+        }
+        (Slot::Own(j, name), true) => b.set_own_text_at(j, name, p.string()?),
+        (Slot::Own(_, name), false) => {
+            let value = p.value(0)?;
+            b.set_own(name, value)
+        }
+    };
+    set.ok()
 }
 
 struct Cursor<'a, 's> {
