@@ -114,6 +114,9 @@ enum Slot {
 
 /// The member a writer of `format` puts at position `next` of an event
 /// whose own fields are `own`, and its key as written.
+// This and `set_at` are the member loop's body: out of line they cost ~7%
+// of a line's instructions (callgrind).
+#[inline(always)]
 fn expected(
     next: usize,
     own: &'static [(&'static str, KeyBlocks)],
@@ -131,6 +134,7 @@ fn expected(
 
 /// Reads the value at the cursor into `slot`; `None` when the value is
 /// not of the usual shape or not of the field's type.
+#[inline(always)]
 fn set_at(p: &mut Cursor<'_, '_>, b: &mut Builder, slot: Slot, ids: &mut IdCache) -> Option<()> {
     let set = match (slot, p.peek()? == b'"') {
         (Slot::Envelope(i), true) => b.set_envelope_text(i, p.string()?, ids),
