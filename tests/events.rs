@@ -293,3 +293,24 @@ fn big_integers_are_always_written_as_valid_json() {
     }
     assert!(agent_audit::BigInt::parse("00").is_none());
 }
+
+/// From fuzzing (fuzz/regressions/parse_line/integer-beyond-f64): an
+/// integer too large even for an `f64` is valid JSON (Python reads and
+/// writes it); it is kept digit for digit through reading and writing.
+#[test]
+fn integers_beyond_f64_survive_reading_and_writing() {
+    let digits = format!("1844674{}", "7".repeat(318));
+    assert!(digits.parse::<f64>().unwrap().is_infinite());
+    let line =
+        format!(r#"{{"event_type": "base", "metadata": {{"u": {digits}, "v": -{digits}}}}}"#);
+    let ev = json::parse_line(line.as_bytes()).unwrap();
+    for f in both_formats() {
+        let out = json::to_line(&ev, f);
+        assert!(
+            out.contains(&format!(":{digits},")) || out.contains(&format!(": {digits},")),
+            "{out}"
+        );
+        assert!(out.contains(&format!("-{digits}}}")), "{out}");
+        assert_eq!(json::parse_line(out.trim_end().as_bytes()).unwrap(), ev);
+    }
+}
