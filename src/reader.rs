@@ -269,12 +269,37 @@ fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
 }
 
-/// Reads events from any `Read`, one line at a time.
-pub struct Reader<R> {
-    lines: Lines<R>,
+/// What both readers do with each line they split off: parse it into a
+/// record, and in strict mode stop after the first error.
+#[derive(Default)]
+struct Records {
     parser: LineParser,
     strict: bool,
     stopped: bool,
+}
+
+impl Records {
+    /// The item for the line `next_line` returns, unless stopped.
+    #[inline]
+    fn next<'a>(
+        &mut self,
+        next_line: impl FnOnce() -> Option<Result<RawLine<'a>, LineError>>,
+    ) -> Option<Result<Record, LineError>> {
+        if self.stopped {
+            return None;
+        }
+        let item = next_line()?.and_then(|raw| record(&mut self.parser, raw));
+        if item.is_err() && self.strict {
+            self.stopped = true;
+        }
+        Some(item)
+    }
+}
+
+/// Reads events from any `Read`, one line at a time.
+pub struct Reader<R> {
+    lines: Lines<R>,
+    records: Records,
 }
 
 impl<R: Read> Reader<R> {
@@ -282,15 +307,13 @@ impl<R: Read> Reader<R> {
     pub fn new(src: R) -> Reader<R> {
         Reader {
             lines: Lines::new(src),
-            parser: LineParser::new(),
-            strict: false,
-            stopped: false,
+            records: Records::default(),
         }
     }
 
     /// Stop after the first error (which is still yielded).
     pub fn strict(mut self, yes: bool) -> Self {
-        self.strict = yes;
+        self.records.strict = yes;
         self
     }
 
@@ -311,17 +334,8 @@ impl<R: Read> Iterator for Reader<R> {
     type Item = Result<Record, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.stopped {
-            return None;
-        }
-        let item = match self.lines.next_line()? {
-            Ok(raw) => record(&mut self.parser, raw),
-            Err(e) => Err(e),
-        };
-        if item.is_err() && self.strict {
-            self.stopped = true;
-        }
-        Some(item)
+        let lines = &mut self.lines;
+        self.records.next(|| lines.next_line())
     }
 }
 
@@ -361,45 +375,60 @@ fn record(parser: &mut LineParser, raw: RawLine<'_>) -> Result<Record, LineError
 /// ```
 pub fn read_slice(data: &[u8]) -> SliceReader<'_> {
     SliceReader {
-        data: data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data),
-        line: 0,
-        max_line: DEFAULT_MAX_LINE,
-        parser: LineParser::new(),
-        strict: false,
-        stopped: false,
+        lines: SliceLines {
+            data: data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data),
+            line: 0,
+            max_line: DEFAULT_MAX_LINE,
+        },
+        records: Records::default(),
     }
 }
 
 /// [`Reader`] for input that is already in memory; see [`read_slice`].
 pub struct SliceReader<'a> {
-    /// What is left to read.
-    data: &'a [u8],
-    line: u64,
-    max_line: usize,
-    parser: LineParser,
-    strict: bool,
-    stopped: bool,
+    lines: SliceLines<'a>,
+    records: Records,
 }
 
-impl<'a> SliceReader<'a> {
+impl SliceReader<'_> {
     /// Stop after the first error (which is still yielded).
     pub fn strict(mut self, yes: bool) -> Self {
-        self.strict = yes;
+        self.records.strict = yes;
         self
     }
 
     /// The longest line to read (default [`DEFAULT_MAX_LINE`]); longer
     /// ones are skipped and reported, as by [`Reader::max_line`].
     pub fn max_line(mut self, bytes: usize) -> Self {
-        self.max_line = bytes.max(1);
+        self.lines.max_line = bytes.max(1);
         self
     }
 
     /// The number of the last line read.
     pub fn line(&self) -> u64 {
-        self.line
+        self.lines.line
     }
+}
 
+impl Iterator for SliceReader<'_> {
+    type Item = Result<Record, LineError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let lines = &mut self.lines;
+        self.records.next(|| lines.next_line())
+    }
+}
+
+/// [`Lines`] over a slice: each line borrowed from it in place.
+struct SliceLines<'a> {
+    /// What is left to read.
+    data: &'a [u8],
+    line: u64,
+    max_line: usize,
+}
+
+impl<'a> SliceLines<'a> {
     /// The next non-blank line, split off the input.
     #[inline]
     fn next_line(&mut self) -> Option<Result<RawLine<'a>, LineError>> {
@@ -430,25 +459,6 @@ impl<'a> SliceReader<'a> {
                 }));
             }
         }
-    }
-}
-
-impl Iterator for SliceReader<'_> {
-    type Item = Result<Record, LineError>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.stopped {
-            return None;
-        }
-        let item = match self.next_line()? {
-            Ok(raw) => record(&mut self.parser, raw),
-            Err(e) => Err(e),
-        };
-        if item.is_err() && self.strict {
-            self.stopped = true;
-        }
-        Some(item)
     }
 }
 
