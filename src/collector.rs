@@ -9,7 +9,7 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 
 /// A destination for audit events. Object safe: use it as
 /// `Arc<dyn Collector>`.
@@ -29,6 +29,16 @@ pub trait Collector: Send + Sync {
     /// Accepts one event.
     fn emit(&self, event: Event);
 
+    /// Accepts one event given by its borrowed parts: what the
+    /// [`Emitter`](crate::Emitter) calls. The default builds the owned
+    /// [`Event`] and passes it to [`Collector::emit`]; a collector that only
+    /// copies what it needs (the JSONL sink) overrides it and saves the
+    /// allocations.
+    #[inline]
+    fn emit_ref(&self, event: &EventRef<'_>) {
+        self.emit(event.to_event())
+    }
+
     /// Makes every event emitted before this call durable to the degree
     /// the collector promises, and reports any error since the last flush.
     fn flush(&self) -> Result<(), Error>;
@@ -39,6 +49,10 @@ impl<C: Collector + ?Sized> Collector for Arc<C> {
     fn emit(&self, event: Event) {
         (**self).emit(event)
     }
+    #[inline]
+    fn emit_ref(&self, event: &EventRef<'_>) {
+        (**self).emit_ref(event)
+    }
     fn flush(&self) -> Result<(), Error> {
         (**self).flush()
     }
@@ -48,6 +62,10 @@ impl<C: Collector + ?Sized> Collector for Box<C> {
     #[inline]
     fn emit(&self, event: Event) {
         (**self).emit(event)
+    }
+    #[inline]
+    fn emit_ref(&self, event: &EventRef<'_>) {
+        (**self).emit_ref(event)
     }
     fn flush(&self) -> Result<(), Error> {
         (**self).flush()

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::collector::{Collector, Error};
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 
 /// Sends every event to each of its children.
 ///
@@ -97,6 +97,16 @@ impl CompositeCollector {
         }
     }
 
+    /// Sends a borrowed event to every child; each takes it its own way
+    /// (copying what it needs, or building the owned event).
+    pub fn emit_ref(&self, event: &EventRef<'_>) {
+        for child in self.children.load().iter() {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| child.emit_ref(event))) {
+                self.record(Error::Panicked(panic_message(p)));
+            }
+        }
+    }
+
     /// Flushes every child, even after one fails, and reports every error
     /// (including panics caught in `emit` since the last flush).
     pub fn flush(&self) -> Result<(), Error> {
@@ -127,6 +137,9 @@ impl Collector for CompositeCollector {
     #[inline]
     fn emit(&self, event: Event) {
         CompositeCollector::emit(self, event)
+    }
+    fn emit_ref(&self, event: &EventRef<'_>) {
+        CompositeCollector::emit_ref(self, event)
     }
     fn flush(&self) -> Result<(), Error> {
         CompositeCollector::flush(self)

@@ -31,13 +31,19 @@ pub const PREVIEW_CHARS: usize = 200;
 
 /// The first [`PREVIEW_CHARS`] characters of `text`.
 pub fn preview(text: &str) -> SmolStr {
+    SmolStr::new(preview_str(text))
+}
+
+/// The first [`PREVIEW_CHARS`] characters of `text`, borrowed.
+#[inline]
+pub fn preview_str(text: &str) -> &str {
     // No more bytes than the limit: no more characters either.
     if text.len() <= PREVIEW_CHARS {
-        return SmolStr::new(text);
+        return text;
     }
     match text.char_indices().nth(PREVIEW_CHARS) {
-        Some((end, _)) => SmolStr::new(&text[..end]),
-        None => SmolStr::new(text),
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 
@@ -83,10 +89,6 @@ impl Default for Emitter {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn ids(agent: Option<&str>, turn: Option<&str>) -> (Option<SmolStr>, Option<SmolStr>) {
-    (agent.map(SmolStr::new), turn.map(SmolStr::new))
 }
 
 impl Emitter {
@@ -142,13 +144,14 @@ impl Emitter {
         self.collector.flush()
     }
 
+    /// Stamps an event of type `tag` made of `fields` (its own fields in
+    /// schema order) and hands it to the collector by reference: a
+    /// collector that copies what it keeps (the JSONL sink) allocates
+    /// nothing for it.
     #[inline]
-    fn send(&self, kind: impl Into<Kind>, agent: Option<&str>, turn: Option<&str>) {
-        let (agent_id, turn_id) = ids(agent, turn);
-        let mut event = Event::new(kind);
-        event.agent_id = agent_id;
-        event.turn_id = turn_id;
-        self.emit(event);
+    fn send(&self, tag: Tag, fields: &[FieldRef<'_>], agent: Option<&str>, turn: Option<&str>) {
+        let event = EventRef::new(tag, fields).ids(agent, turn, self.session_id.as_deref());
+        self.collector.emit_ref(&event);
     }
 
     /// `turn_start`; returns the turn id (`turn`, or a generated one when
@@ -158,10 +161,12 @@ impl Emitter {
             Some(t) if !t.is_empty() => SmolStr::new(t),
             _ => generate_turn_id(),
         };
-        let kind = TurnStart {
-            prompt_preview: preview(prompt),
-        };
-        self.send(kind, agent, Some(&turn_id));
+        self.send(
+            Tag::TurnStart,
+            &[FieldRef::Str(preview_str(prompt))],
+            agent,
+            Some(&turn_id),
+        );
         turn_id
     }
 
@@ -173,11 +178,15 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = TurnEnd {
-            content_preview: preview(content),
-            function_calls_count: function_calls,
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::TurnEnd,
+            &[
+                FieldRef::Str(preview_str(content)),
+                FieldRef::Int(function_calls),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `tool_call_attempt` with the arguments preview.
@@ -188,11 +197,12 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = ToolCallAttempt {
-            tool_name: tool.into(),
-            arguments_preview: preview(args),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::ToolCallAttempt,
+            &[FieldRef::Str(tool), FieldRef::Str(preview_str(args))],
+            agent,
+            turn,
+        );
     }
 
     /// `tool_call_complete` with status, duration and result preview.
@@ -205,13 +215,17 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = ToolCallComplete {
-            tool_name: tool.into(),
-            status: status.into(),
-            duration_ms: Number::Float(duration_ms),
-            result_preview: preview(result),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::ToolCallComplete,
+            &[
+                FieldRef::Str(tool),
+                FieldRef::Str(status),
+                FieldRef::Number(&Number::Float(duration_ms)),
+                FieldRef::Str(preview_str(result)),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `tool_call_failure` (severity `error`).
@@ -223,12 +237,16 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = ToolCallFailure {
-            tool_name: tool.into(),
-            error_type: error_type.into(),
-            error_message: error_message.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::ToolCallFailure,
+            &[
+                FieldRef::Str(tool),
+                FieldRef::Str(error_type),
+                FieldRef::Str(error_message),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `tool_policy_decision`.
@@ -240,12 +258,16 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = ToolPolicyDecision {
-            tool_name: tool.into(),
-            action: action.into(),
-            policy_source: policy_source.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::ToolPolicyDecision,
+            &[
+                FieldRef::Str(tool),
+                FieldRef::Str(action),
+                FieldRef::Str(policy_source),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `sandbox_decision`.
@@ -258,13 +280,17 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = SandboxDecision {
-            tool_name: tool.into(),
-            context: context.into(),
-            reason: reason.into(),
-            backend_type: backend_type.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::SandboxDecision,
+            &[
+                FieldRef::Str(tool),
+                FieldRef::Str(context),
+                FieldRef::Str(reason),
+                FieldRef::Str(backend_type),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `tool_loop_warning` (severity `warning`); `level` is the detector's
@@ -278,13 +304,17 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = ToolLoopWarning {
-            tool_name: tool.into(),
-            pattern: pattern.into(),
-            severity_level: level.into(),
-            call_count,
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::ToolLoopWarning,
+            &[
+                FieldRef::Str(tool),
+                FieldRef::Str(pattern),
+                FieldRef::Str(level),
+                FieldRef::Int(call_count),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `tool_loop_block` (severity `error`).
@@ -296,12 +326,16 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = ToolLoopBlock {
-            tool_name: tool.into(),
-            pattern: pattern.into(),
-            call_count,
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::ToolLoopBlock,
+            &[
+                FieldRef::Str(tool),
+                FieldRef::Str(pattern),
+                FieldRef::Int(call_count),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `hook_mutation`.
@@ -313,12 +347,16 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = HookMutation {
-            hook_name: hook.into(),
-            tool_name: tool.into(),
-            mutated_field: field.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::HookMutation,
+            &[
+                FieldRef::Str(hook),
+                FieldRef::Str(tool),
+                FieldRef::Str(field),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `error` (severity `error`).
@@ -330,12 +368,16 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = crate::event::Error {
-            error_type: error_type.into(),
-            error_message: message.into(),
-            error_context: context.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::Error,
+            &[
+                FieldRef::Str(error_type),
+                FieldRef::Str(message),
+                FieldRef::Str(context),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `skill_used`.
@@ -350,14 +392,18 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = SkillUsed {
-            skill_name: skill.into(),
-            version: version.into(),
-            outcome: outcome.into(),
-            duration_ms: Number::Float(duration_ms),
-            triggered_automatically,
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::SkillUsed,
+            &[
+                FieldRef::Str(skill),
+                FieldRef::Str(version),
+                FieldRef::Str(outcome),
+                FieldRef::Number(&Number::Float(duration_ms)),
+                FieldRef::Bool(triggered_automatically),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `skill_authored`.
@@ -373,15 +419,18 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = SkillAuthored {
+        // A list of tools: built owned (the one type that has a list).
+        let mut event = Event::new(SkillAuthored {
             skill_name: skill.into(),
             version: version.into(),
             source_path: source_path.into(),
             tool_count,
             unique_tools: unique_tools.iter().map(SmolStr::new).collect(),
             confirmed_by_user,
-        };
-        self.send(kind, agent, turn);
+        });
+        event.agent_id = agent.map(SmolStr::new);
+        event.turn_id = turn.map(SmolStr::new);
+        self.emit(event);
     }
 
     /// `skill_feedback`.
@@ -394,13 +443,17 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = SkillFeedback {
-            skill_name: skill.into(),
-            rating: rating.into(),
-            reason: reason.into(),
-            source: source.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::SkillFeedback,
+            &[
+                FieldRef::Str(skill),
+                FieldRef::Str(rating),
+                FieldRef::Str(reason),
+                FieldRef::Str(source),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// `agent_switch`.
@@ -412,16 +465,20 @@ impl Emitter {
         agent: Option<&str>,
         turn: Option<&str>,
     ) {
-        let kind = AgentSwitch {
-            from_agent: from.into(),
-            to_agent: to.into(),
-            reason: reason.into(),
-        };
-        self.send(kind, agent, turn);
+        self.send(
+            Tag::AgentSwitch,
+            &[
+                FieldRef::Str(from),
+                FieldRef::Str(to),
+                FieldRef::Str(reason),
+            ],
+            agent,
+            turn,
+        );
     }
 
     /// A `base` event (the bare envelope).
     pub fn base(&self, agent: Option<&str>, turn: Option<&str>) {
-        self.send(Base {}, agent, turn);
+        self.send(Tag::Base, &[], agent, turn);
     }
 }

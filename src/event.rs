@@ -31,7 +31,11 @@
 //! shared by reference count, so stamping one agent id on a million events
 //! copies a pointer, not the text.
 
+mod borrowed;
+
 use smol_str::SmolStr;
+
+pub use borrowed::EventRef;
 
 use crate::json::KeyBlocks;
 use crate::severity::Severity;
@@ -39,7 +43,7 @@ use crate::timestamp::Timestamp;
 use crate::value::{Map, Number, Value};
 
 /// A borrowed view of one typed field, handed to writers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FieldRef<'a> {
     /// A string field.
     Str(&'a str),
@@ -53,9 +57,36 @@ pub enum FieldRef<'a> {
     StrList(&'a [SmolStr]),
 }
 
+impl FieldRef<'_> {
+    /// Which of the five field types this is.
+    pub(crate) fn shape(&self) -> Shape {
+        match self {
+            FieldRef::Str(_) => Shape::Str,
+            FieldRef::Int(_) => Shape::Int,
+            FieldRef::Number(_) => Shape::Number,
+            FieldRef::Bool(_) => Shape::Bool,
+            FieldRef::StrList(_) => Shape::StrList,
+        }
+    }
+}
+
+/// The type of a field, without its value: what a [`FieldRef`] of that
+/// field must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Str,
+    Int,
+    Number,
+    Bool,
+    StrList,
+}
+
 /// Conversion between a typed field and its JSON value.
 pub(crate) trait FieldType: Sized {
+    const SHAPE: Shape;
     fn field_ref(&self) -> FieldRef<'_>;
+    /// The owned field from a borrowed one of the same shape.
+    fn from_ref(r: FieldRef<'_>) -> Option<Self>;
     fn from_value(v: Value) -> Result<Self, String>;
     /// From a JSON string's text: the reader's path for string values,
     /// which skips building a `Value` for fields that take the text.
@@ -69,6 +100,13 @@ fn wrong(expected: &str, found: &Value) -> String {
 }
 
 impl FieldType for SmolStr {
+    const SHAPE: Shape = Shape::Str;
+    fn from_ref(r: FieldRef<'_>) -> Option<Self> {
+        match r {
+            FieldRef::Str(s) => Some(SmolStr::new(s)),
+            _ => None,
+        }
+    }
     fn field_ref(&self) -> FieldRef<'_> {
         FieldRef::Str(self)
     }
@@ -84,6 +122,13 @@ impl FieldType for SmolStr {
 }
 
 impl FieldType for i64 {
+    const SHAPE: Shape = Shape::Int;
+    fn from_ref(r: FieldRef<'_>) -> Option<Self> {
+        match r {
+            FieldRef::Int(i) => Some(i),
+            _ => None,
+        }
+    }
     fn field_ref(&self) -> FieldRef<'_> {
         FieldRef::Int(*self)
     }
@@ -99,6 +144,13 @@ impl FieldType for i64 {
 }
 
 impl FieldType for Number {
+    const SHAPE: Shape = Shape::Number;
+    fn from_ref(r: FieldRef<'_>) -> Option<Self> {
+        match r {
+            FieldRef::Number(n) => Some(n.clone()),
+            _ => None,
+        }
+    }
     fn field_ref(&self) -> FieldRef<'_> {
         FieldRef::Number(self)
     }
@@ -114,6 +166,13 @@ impl FieldType for Number {
 }
 
 impl FieldType for bool {
+    const SHAPE: Shape = Shape::Bool;
+    fn from_ref(r: FieldRef<'_>) -> Option<Self> {
+        match r {
+            FieldRef::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
     fn field_ref(&self) -> FieldRef<'_> {
         FieldRef::Bool(*self)
     }
@@ -126,6 +185,13 @@ impl FieldType for bool {
 }
 
 impl FieldType for Vec<SmolStr> {
+    const SHAPE: Shape = Shape::StrList;
+    fn from_ref(r: FieldRef<'_>) -> Option<Self> {
+        match r {
+            FieldRef::StrList(items) => Some(items.to_vec()),
+            _ => None,
+        }
+    }
     fn field_ref(&self) -> FieldRef<'_> {
         FieldRef::StrList(self)
     }
@@ -190,7 +256,81 @@ macro_rules! kinds {
             Other(SmolStr),
         }
 
+        /// Which schema type an event is: a [`Kind`] without its fields.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Tag {
+            $( $name, )*
+        }
+
+        impl Tag {
+            /// Every tag, in schema order.
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [Tag] = &[$(Tag::$name),*];
+
+            /// The `event_type` text.
+            #[inline]
+            pub(crate) fn event_type(self) -> &'static str {
+                match self {
+                    $( Tag::$name => $tag, )*
+                }
+            }
+
+            /// The severity an event of this type gets unless told otherwise.
+            #[inline]
+            pub(crate) fn default_severity(self) -> Severity {
+                match self {
+                    $( Tag::$name => Severity::$sev, )*
+                }
+            }
+
+            /// The own fields' names with their keys as written, in schema order.
+            #[inline]
+            pub(crate) fn field_keys(self) -> &'static [(&'static str, KeyBlocks)] {
+                match self {
+                    $( Tag::$name => {
+                        static KEYS: &[(&str, KeyBlocks)] =
+                            &[$( (stringify!($field), KeyBlocks::member(stringify!($field))) ),*];
+                        KEYS
+                    } )*
+                }
+            }
+
+            /// The own fields' types, in schema order.
+            #[inline]
+            pub(crate) fn shapes(self) -> &'static [Shape] {
+                match self {
+                    $( Tag::$name => {
+                        static SHAPES: &[Shape] = &[$( <$ty as FieldType>::SHAPE ),*];
+                        SHAPES
+                    } )*
+                }
+            }
+        }
+
         impl Kind {
+            /// The schema type, `None` for [`Kind::Other`].
+            #[inline]
+            pub(crate) fn tag(&self) -> Option<Tag> {
+                match self {
+                    $( Kind::$name(_) => Some(Tag::$name), )*
+                    Kind::Other(_) => None,
+                }
+            }
+
+            /// The kind `tag` with its own fields taken from `fields`, in
+            /// schema order. A field missing or of the wrong type keeps its
+            /// default (the crate's callers pass [`Tag::shapes`] exactly).
+            pub(crate) fn from_fields(tag: Tag, fields: &[FieldRef<'_>]) -> Kind {
+                match tag {
+                    $( Tag::$name => {
+                        let mut _it = fields.iter().copied();
+                        Kind::$name($name {
+                            $( $field: _it.next().and_then(FieldType::from_ref).unwrap_or_else(|| $default), )*
+                        })
+                    } )*
+                }
+            }
+
             /// The `event_type` tag.
             pub fn event_type(&self) -> &str {
                 match self {
@@ -267,14 +407,7 @@ macro_rules! kinds {
             /// The own fields' names with their keys as written, in schema
             /// order: what the reader's fast path expects to find.
             pub(crate) fn field_keys(&self) -> &'static [(&'static str, KeyBlocks)] {
-                match self {
-                    $( Kind::$name(_) => {
-                        static KEYS: &[(&str, KeyBlocks)] =
-                            &[$( (stringify!($field), KeyBlocks::member(stringify!($field))) ),*];
-                        KEYS
-                    } )*
-                    Kind::Other(_) => &[],
-                }
+                self.tag().map_or(&[], Tag::field_keys)
             }
 
             /// Sets the own field `key` from a JSON value. Hands the value

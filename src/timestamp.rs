@@ -37,11 +37,16 @@ impl Timestamp {
     /// The current time, to the microsecond.
     #[inline]
     pub fn now() -> Timestamp {
-        let micros = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Timestamp(Repr::Micros(Timestamp::now_micros()))
+    }
+
+    /// The current time in microseconds since the Unix epoch.
+    #[inline]
+    pub(crate) fn now_micros() -> i64 {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_micros() as i64,
             Err(e) => -(e.duration().as_micros() as i64),
-        };
-        Timestamp(Repr::Micros(micros))
+        }
     }
 
     /// A timestamp at `micros` microseconds since the Unix epoch.

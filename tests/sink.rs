@@ -10,7 +10,7 @@ use std::time::Duration;
 use agent_audit::json::LineParser;
 use agent_audit::sink::{JsonlSink, Rotation};
 use agent_audit::{Collector, Emitter, Event, Format};
-use common::{numbered, read_numbered, scratch_dir};
+use common::{numbered, read_numbered, scratch_dir, SharedBuf};
 
 #[test]
 fn writes_every_event_from_many_threads() {
@@ -21,8 +21,13 @@ fn writes_every_event_from_many_threads() {
         for p in 0..4 {
             let sink = sink.clone();
             s.spawn(move || {
+                let emitter = Emitter::with_collector(sink.clone());
+                let agent = format!("p{p}");
                 for i in 0..5_000 {
-                    sink.emit(numbered(p, i));
+                    match p % 2 {
+                        0 => sink.emit(numbered(p, i)),
+                        _ => common::emit_numbered(&emitter, &agent, i),
+                    }
                 }
             });
         }
@@ -57,22 +62,11 @@ fn both_formats_write_what_the_json_module_writes() {
     }
 }
 
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// 4 producers × 500k events while two other threads flush at random
 /// moments. Each flush records, before calling, how far every producer had
 /// got, and after it returns, the file size: every event known before the
-/// flush must lie within that size.
+/// flush must lie within that size. Producers 0 and 1 queue owned events,
+/// 2 and 3 go through the emitter (events copied into the queue slot).
 #[test]
 fn stress_four_producers_with_random_flushes() {
     let per: i64 = if cfg!(debug_assertions) {
@@ -90,8 +84,14 @@ fn stress_four_producers_with_random_flushes() {
         for p in 0..4 {
             let (sink, progress, running) = (&sink, &progress, &running);
             s.spawn(move || {
+                let emitter = Emitter::with_collector(sink.clone());
+                let agent = format!("p{p}");
                 for i in 0..per {
-                    sink.emit(numbered(p, i));
+                    if p < 2 {
+                        sink.emit(numbered(p, i));
+                    } else {
+                        common::emit_numbered(&emitter, &agent, i);
+                    }
                     progress[p as usize].store(i, Ordering::Release);
                 }
                 running.fetch_sub(1, Ordering::Release);
@@ -127,8 +127,8 @@ fn stress_four_producers_with_random_flushes() {
     for line in data.split_inclusive(|&b| b == b'\n') {
         assert_eq!(line.last(), Some(&b'\n'), "torn line at byte {offset}");
         let ev = parser.parse(&line[..line.len() - 1]).unwrap();
-        let p = common::meta_i64(&ev, "p") as usize;
-        let i = common::meta_i64(&ev, "i");
+        let (p, i) = common::numbers_of(&ev);
+        let p = p as usize;
         assert_eq!(i, next[p], "producer {p}: out of order or duplicated");
         next[p] += 1;
         offset += line.len() as u64;

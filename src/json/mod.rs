@@ -43,7 +43,7 @@ use crate::event::Event;
 use crate::value::Value;
 
 pub use parse::MAX_DEPTH;
-pub(crate) use write::KeyBlocks;
+pub(crate) use write::{KeyBlocks, View};
 
 /// One of the two line formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
@@ -71,9 +71,16 @@ impl std::str::FromStr for Format {
 /// Appends `event` as one line (with its `\n`) to `out`.
 #[inline]
 pub fn write_event(out: &mut Vec<u8>, event: &Event, format: Format) {
+    write_view(out, event, format)
+}
+
+/// [`write_event`] for anything the writer can walk: an [`Event`], an
+/// [`EventRef`](crate::event::EventRef), the sink's packed copy.
+#[inline]
+pub(crate) fn write_view<V: View + ?Sized>(out: &mut Vec<u8>, event: &V, format: Format) {
     match format {
-        Format::Compact => write::event::<write::Compact>(out, event),
-        Format::Python => write::event::<write::Python>(out, event),
+        Format::Compact => write::event::<write::Compact, V>(out, event),
+        Format::Python => write::event::<write::Python, V>(out, event),
     }
 }
 

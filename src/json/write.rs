@@ -10,10 +10,8 @@
 //! unconditional 32-byte copy into reserved capacity, of which only the
 //! key's length is kept.
 
-use smol_str::SmolStr;
-
 use super::{float, Format};
-use crate::event::{Event, FieldRef, ENVELOPE};
+use crate::event::{Event, EventRef, FieldRef, ENVELOPE};
 use crate::value::{Map, Number, Value};
 
 /// Bytes every key block is copied as. The longest schema key with its
@@ -533,13 +531,6 @@ pub(crate) fn number<S: Style>(out: &mut Vec<u8>, n: &Number) {
     }
 }
 
-fn opt_string<S: Style>(out: &mut Vec<u8>, s: &Option<SmolStr>) {
-    match s {
-        Some(s) => string::<S>(out, s),
-        None => out.extend_from_slice(b"null"),
-    }
-}
-
 fn members<S: Style>(out: &mut Vec<u8>, map: &Map, mut first: bool) {
     for (k, v) in map {
         data_key::<S>(out, first, k);
@@ -574,8 +565,137 @@ pub(crate) fn value<S: Style>(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// What the writer needs of an event. The owned [`Event`], the borrowed
+/// [`EventRef`] and the sink's packed copy all implement it, so one walk
+/// writes all three and their lines cannot differ.
+pub(crate) trait View {
+    fn event_type(&self) -> &str;
+    /// Whether envelope key `i` (index into `ENVELOPE`) is written.
+    #[inline]
+    fn has_envelope_key(&self, _i: usize) -> bool {
+        true
+    }
+    /// Appends the timestamp as a JSON string.
+    fn write_timestamp<S: Style>(&self, out: &mut Vec<u8>);
+    /// The agent (0), turn (1) or session (2) id.
+    fn id(&self, i: usize) -> Option<&str>;
+    /// Appends the severity as a JSON string.
+    fn write_severity<S: Style>(&self, out: &mut Vec<u8>);
+    /// The metadata; `None` is `{}`.
+    fn metadata(&self) -> Option<&Map>;
+    /// Calls `f` with each own field and its key, in schema order.
+    fn for_each_keyed_field(&self, f: impl FnMut(&'static KeyBlocks, FieldRef<'_>));
+    /// Keys the schema does not know, written last.
+    fn extra(&self) -> Option<&Map>;
+}
+
+/// Appends a timestamp given in microseconds, as a JSON string.
+#[inline]
+fn micros_timestamp(out: &mut Vec<u8>, micros: i64) {
+    out.push(b'"');
+    crate::Timestamp::from_unix_micros(micros).write_iso(out);
+    out.push(b'"');
+}
+
+impl View for Event {
+    #[inline]
+    fn event_type(&self) -> &str {
+        Event::event_type(self)
+    }
+    #[inline]
+    fn has_envelope_key(&self, i: usize) -> bool {
+        Event::has_envelope_key(self, i)
+    }
+    #[inline]
+    fn write_timestamp<S: Style>(&self, out: &mut Vec<u8>) {
+        match self.timestamp.raw_text() {
+            // Text kept from a log may need escaping.
+            Some(raw) => string::<S>(out, raw),
+            None => {
+                out.push(b'"');
+                self.timestamp.write_iso(out);
+                out.push(b'"');
+            }
+        }
+    }
+    #[inline]
+    fn id(&self, i: usize) -> Option<&str> {
+        [&self.agent_id, &self.turn_id, &self.session_id][i].as_deref()
+    }
+    #[inline]
+    fn write_severity<S: Style>(&self, out: &mut Vec<u8>) {
+        string::<S>(out, self.severity.as_str());
+    }
+    #[inline]
+    fn metadata(&self) -> Option<&Map> {
+        Some(&self.metadata)
+    }
+    #[inline]
+    fn for_each_keyed_field(&self, f: impl FnMut(&'static KeyBlocks, FieldRef<'_>)) {
+        self.kind.for_each_keyed_field(f)
+    }
+    #[inline]
+    fn extra(&self) -> Option<&Map> {
+        Some(&self.extra)
+    }
+}
+
+impl View for EventRef<'_> {
+    #[inline]
+    fn event_type(&self) -> &str {
+        EventRef::event_type(self)
+    }
+    #[inline]
+    fn write_timestamp<S: Style>(&self, out: &mut Vec<u8>) {
+        micros_timestamp(out, self.unix_micros());
+    }
+    #[inline]
+    fn id(&self, i: usize) -> Option<&str> {
+        [self.agent_id(), self.turn_id(), self.session_id()][i]
+    }
+    #[inline]
+    fn write_severity<S: Style>(&self, out: &mut Vec<u8>) {
+        string::<S>(out, self.severity().as_str());
+    }
+    #[inline]
+    fn metadata(&self) -> Option<&Map> {
+        None
+    }
+    #[inline]
+    fn for_each_keyed_field(&self, mut f: impl FnMut(&'static KeyBlocks, FieldRef<'_>)) {
+        for ((_, key), field) in self.tag().field_keys().iter().zip(self.fields()) {
+            f(key, *field);
+        }
+    }
+    #[inline]
+    fn extra(&self) -> Option<&Map> {
+        None
+    }
+}
+
+/// Appends one own field's value.
+#[inline]
+fn field<S: Style>(out: &mut Vec<u8>, field: FieldRef<'_>) {
+    match field {
+        FieldRef::Str(s) => string::<S>(out, s),
+        FieldRef::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        FieldRef::Number(n) => number::<S>(out, n),
+        FieldRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        FieldRef::StrList(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(S::COMMA);
+                }
+                string::<S>(out, item);
+            }
+            out.push(b']');
+        }
+    }
+}
+
 /// Appends one event as a JSON object followed by `\n`.
-pub(crate) fn event<S: Style>(out: &mut Vec<u8>, ev: &Event) {
+pub(crate) fn event<S: Style, V: View + ?Sized>(out: &mut Vec<u8>, ev: &V) {
     put_key(out, S::key(&OPEN));
     string::<S>(out, ev.event_type());
     for (i, key) in ENVELOPE_KEYS.iter().enumerate() {
@@ -584,46 +704,28 @@ pub(crate) fn event<S: Style>(out: &mut Vec<u8>, ev: &Event) {
         }
         put_key(out, S::key(key));
         match i {
-            0 => match ev.timestamp.raw_text() {
-                // Text kept from a log may need escaping.
-                Some(raw) => string::<S>(out, raw),
-                None => {
-                    out.push(b'"');
-                    ev.timestamp.write_iso(out);
-                    out.push(b'"');
-                }
+            0 => ev.write_timestamp::<S>(out),
+            1..=3 => match ev.id(i - 1) {
+                Some(s) => string::<S>(out, s),
+                None => out.extend_from_slice(b"null"),
             },
-            1 => opt_string::<S>(out, &ev.agent_id),
-            2 => opt_string::<S>(out, &ev.turn_id),
-            3 => opt_string::<S>(out, &ev.session_id),
-            4 => string::<S>(out, ev.severity.as_str()),
+            4 => ev.write_severity::<S>(out),
             _ => {
                 out.push(b'{');
-                members::<S>(out, &ev.metadata, true);
+                if let Some(map) = ev.metadata() {
+                    members::<S>(out, map, true);
+                }
                 out.push(b'}');
             }
         }
     }
-    ev.kind.for_each_keyed_field(|key, field| {
+    ev.for_each_keyed_field(|key, value| {
         put_key(out, S::key(key));
-        match field {
-            FieldRef::Str(s) => string::<S>(out, s),
-            FieldRef::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
-            FieldRef::Number(n) => number::<S>(out, n),
-            FieldRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-            FieldRef::StrList(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.extend_from_slice(S::COMMA);
-                    }
-                    string::<S>(out, item);
-                }
-                out.push(b']');
-            }
-        }
+        field::<S>(out, value);
     });
-    members::<S>(out, &ev.extra, false);
+    if let Some(map) = ev.extra() {
+        members::<S>(out, map, false);
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -694,7 +796,7 @@ mod tests {
         };
         let ev = Event::stamped(kind.into(), Timestamp::from_unix_micros(1_500_000)).agent("a");
         let mut c = Vec::new();
-        event::<Compact>(&mut c, &ev);
+        event::<Compact, _>(&mut c, &ev);
         assert_eq!(
             String::from_utf8(c).unwrap(),
             concat!(
@@ -706,7 +808,7 @@ mod tests {
             )
         );
         let mut p = Vec::new();
-        event::<Python>(&mut p, &ev);
+        event::<Python, _>(&mut p, &ev);
         let p = String::from_utf8(p).unwrap();
         assert!(
             p.starts_with(r#"{"event_type": "skill_used", "timestamp": "#),

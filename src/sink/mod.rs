@@ -33,6 +33,7 @@
 //! which drains everything, flushes, and exits; `close` joins it and
 //! reports. Emits after close are refused, counted, and reported.
 
+mod packed;
 mod target;
 mod wake;
 mod writer;
@@ -50,8 +51,9 @@ use crossbeam_utils::Backoff;
 pub use target::Rotation;
 
 use crate::collector::{Collector, Error};
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 use crate::json::Format;
+use packed::Packed;
 use target::{FileOptions, FileTarget, Target};
 use wake::Wake;
 
@@ -60,6 +62,8 @@ use wake::Wake;
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
     Event(Event),
+    /// An event copied from an [`EventRef`] (the emitter's path).
+    Packed(Packed),
     Flush(Arc<Completion>),
     Reopen(Arc<Completion>),
 }
@@ -360,7 +364,26 @@ impl JsonlSink {
         if self.refused() {
             return;
         }
-        match self.shared.queue.push(Msg::Event(event)) {
+        self.push_event(Msg::Event(event));
+    }
+
+    /// Queues one event given by its parts: the text is copied into the
+    /// queue slot when it fits (no allocation), otherwise the owned event
+    /// is built and queued. Otherwise as [`JsonlSink::emit`].
+    #[inline]
+    pub fn emit_ref(&self, event: &EventRef<'_>) {
+        if self.refused() {
+            return;
+        }
+        match Packed::pack(event) {
+            Some(packed) => self.push_event(Msg::Packed(packed)),
+            None => self.push_event(Msg::Event(event.to_event())),
+        }
+    }
+
+    #[inline]
+    fn push_event(&self, msg: Msg) {
+        match self.shared.queue.push(msg) {
             Ok(()) => self.shared.wake.notify(),
             Err(msg) if self.shared.lossy => {
                 drop(msg);
@@ -420,7 +443,7 @@ impl JsonlSink {
                 Err(m) => msg = m,
             }
             if shared.closed.load(Ordering::Acquire) {
-                if matches!(msg, Msg::Event(_)) {
+                if matches!(msg, Msg::Event(_) | Msg::Packed(_)) {
                     shared.stats.after_close.fetch_add(1, Ordering::Relaxed);
                 }
                 return Err(msg);
@@ -591,6 +614,10 @@ impl Collector for JsonlSink {
     #[inline]
     fn emit(&self, event: Event) {
         JsonlSink::emit(self, event)
+    }
+    #[inline]
+    fn emit_ref(&self, event: &EventRef<'_>) {
+        JsonlSink::emit_ref(self, event)
     }
     fn flush(&self) -> Result<(), Error> {
         JsonlSink::flush(self)

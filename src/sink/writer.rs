@@ -25,7 +25,7 @@ use super::target::Target;
 use super::{Completion, Msg, Shared};
 use crate::collector::Error;
 use crate::event::{self, Event};
-use crate::json::{self, Format};
+use crate::json::{self, Format, View};
 
 pub(crate) struct Config {
     pub(crate) format: Format,
@@ -203,6 +203,7 @@ impl Writer {
             // is a copy per event.
             match &msg {
                 Msg::Event(ev) => self.serialise(ev),
+                Msg::Packed(p) => p.unpack(|ev| self.serialise(ev)),
                 Msg::Flush(done) => self.flush(done),
                 Msg::Reopen(done) => {
                     self.write_out();
@@ -228,8 +229,8 @@ impl Writer {
     }
 
     #[inline]
-    fn serialise(&mut self, ev: &Event) {
-        json::write_event(&mut self.buf, ev, self.cfg.format);
+    fn serialise<V: View + ?Sized>(&mut self, ev: &V) {
+        json::write_view(&mut self.buf, ev, self.cfg.format);
         self.buf_events += 1;
         if self.buf.len() >= self.cfg.batch_bytes && self.fault.is_none() {
             self.write_out();
@@ -394,7 +395,7 @@ impl Writer {
             .count() as u64;
         while let Some(msg) = self.shared.queue.pop() {
             match msg {
-                Msg::Event(_) => lost += 1,
+                Msg::Event(_) | Msg::Packed(_) => lost += 1,
                 Msg::Flush(done) | Msg::Reopen(done) => {
                     done.complete(Err(Error::Closed { count: 0 }));
                 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use agent_audit::json::LineParser;
-use agent_audit::Event;
+use agent_audit::{Emitter, Event, Kind};
 
 /// A fresh directory for one test, on tmpfs when there is one.
 pub fn scratch_dir(name: &str) -> PathBuf {
@@ -25,6 +25,24 @@ pub fn numbered(p: i64, i: i64) -> Event {
     Event::default().meta("p", p).meta("i", i)
 }
 
+/// Event `i` of producer `p` as the emitter builds it, by reference: a
+/// `turn_end` from agent `p{p}` with `i` calls. `agent` is `p{p}`.
+pub fn emit_numbered(e: &Emitter, agent: &str, i: i64) {
+    e.turn_end("numbered", i, Some(agent), None);
+}
+
+/// The producer and index of an event made by [`numbered`] or
+/// [`emit_numbered`].
+pub fn numbers_of(ev: &Event) -> (i64, i64) {
+    match &ev.kind {
+        Kind::TurnEnd(t) => {
+            let agent = ev.agent_id.as_deref().unwrap();
+            (agent[1..].parse().unwrap(), t.function_calls_count)
+        }
+        _ => (meta_i64(ev, "p"), meta_i64(ev, "i")),
+    }
+}
+
 pub fn meta_i64(ev: &Event, key: &str) -> i64 {
     ev.metadata[key]
         .as_number()
@@ -32,7 +50,8 @@ pub fn meta_i64(ev: &Event, key: &str) -> i64 {
         .unwrap()
 }
 
-/// Reads files in order; returns each producer's indices in file order.
+/// Reads files in order; returns each producer's indices in file order
+/// (events from [`numbered`] or [`emit_numbered`]).
 /// Every line must be a whole, valid event.
 pub fn read_numbered(files: &[PathBuf]) -> BTreeMap<i64, Vec<i64>> {
     let mut parser = LineParser::new();
@@ -50,9 +69,8 @@ pub fn read_numbered(files: &[PathBuf]) -> BTreeMap<i64, Vec<i64>> {
             let ev = parser
                 .parse(&line[..line.len() - 1])
                 .unwrap_or_else(|e| panic!("{}: line {}: {e}", f.display(), n + 1));
-            out.entry(meta_i64(&ev, "p"))
-                .or_default()
-                .push(meta_i64(&ev, "i"));
+            let (p, i) = numbers_of(&ev);
+            out.entry(p).or_default().push(i);
         }
     }
     out
@@ -73,4 +91,17 @@ pub fn assert_sequence(got: &[i64], n: i64, what: &str) {
         "{what}: {} events, expected {n}",
         got.len()
     );
+}
+
+/// A writer into a shared buffer, for sinks whose output a test reads.
+pub struct SharedBuf(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
