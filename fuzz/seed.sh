@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 fixture=../tests/fixtures/reference_python.jsonl
 [ -f "$fixture" ] || { echo "seed.sh: $fixture not found" >&2; exit 1; }
 
-for t in parse_line read_stream round_trip memory_model; do
+for t in parse_line read_stream round_trip memory_model emit_paths; do
   mkdir -p "corpus/$t"
   rm -f "corpus/$t"/seed-*
 done
@@ -48,13 +48,14 @@ head -n 8 "$fixture" | sed 's/$/\r/' > "$rs/seed-crlf"
 { head -n 3 "$fixture"; printf '\n   \n\t\r\nnot json\n'; sed -n 20,22p "$fixture"; printf '{"event_type": "tool_ca'; } > "$rs/seed-mixed"
 printf '~~~{"event_type": "base"}\n\n{"event_type": "turn_end"}' > "$rs/seed-long"
 
-# round_trip and memory_model read their input as structure
+# round_trip, memory_model and emit_paths read their input as structure
 # (arbitrary::Unstructured); fixture bytes are as good a start as any.
 for i in 1 2 3 4; do
   sed -n "$((i * 40))p" "$fixture" > "corpus/round_trip/seed-$i"
   head -c $((i * 64)) "$fixture" | tail -c 64 > "corpus/memory_model/seed-$i"
+  head -c $((i * 300)) "$fixture" | tail -c 300 > "corpus/emit_paths/seed-$i"
 done
 
-for t in parse_line read_stream round_trip memory_model; do
+for t in parse_line read_stream round_trip memory_model emit_paths; do
   printf 'seeded %-13s %4d files\n' "$t" "$(ls "corpus/$t" | wc -l)"
 done
