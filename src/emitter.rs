@@ -9,7 +9,13 @@
 //! * without a collector, events go to a new [`MemoryCollector`].
 //!
 //! Unlike the reference, no lock serialises emitters: the emitter is
-//! `Sync` and each method goes straight to the collector.
+//! `Sync` and each method goes straight to the collector. Nor does a
+//! method build an owned [`Event`]: it hands the collector an
+//! [`EventRef`] over the caller's text
+//! ([`Collector::emit_ref`]), and the collector decides. The default builds
+//! the owned event (the in-memory collector keeps it); the JSONL sink copies
+//! the bytes into its queue and allocates nothing. `skill_authored`, whose
+//! list of tools has no borrowed form, is built owned.
 //!
 //! Every method takes the event's own arguments first and the optional
 //! `agent` and `turn` ids last.

@@ -7,12 +7,15 @@
 //!
 //! # Map of the crate
 //!
-//! * [`event`]: the sixteen event types, the envelope, [`Event`].
+//! * [`event`]: the sixteen event types, the envelope, [`Event`], and
+//!   [`EventRef`](event::EventRef), the borrowed form the [`Emitter`] hands
+//!   to collectors.
 //! * [`value`]: ordered JSON values for metadata ([`Value`], [`Map`]).
 //! * [`Severity`] and [`Timestamp`]: the typed envelope fields.
 //! * [`json`]: writing both line formats, parsing either.
 //! * [`reader`]: streaming, damage-tolerant reading of logs.
-//! * [`Collector`]: where events go; [`MemoryCollector`] keeps them in a
+//! * [`Collector`]: where events go (owned, or borrowed through
+//!   [`Collector::emit_ref`]); [`MemoryCollector`] keeps them in a
 //!   lock-free log with O(1) snapshots, [`CompositeCollector`] fans out.
 //! * [`sink`]: [`JsonlSink`], JSONL files through a lock-free queue and a
 //!   writer thread: batching, backpressure, durable flush, faults, rotation.

@@ -10,7 +10,11 @@
 //! **Producer side** ([`JsonlSink::emit`]): the event (already stamped when
 //! it was built) moves into a slot of a `crossbeam` `ArrayQueue`; then one
 //! fence and one load decide whether the writer sleeps and needs an unpark.
-//! No allocation, no formatting, no system call, no lock. When the queue is
+//! No allocation, no formatting, no system call, no lock. The emitter's
+//! path, [`JsonlSink::emit_ref`], does not even need the owned event: it
+//! copies the borrowed event's bytes into a fixed 384-byte message
+//! (`packed`), so the event costs no allocation at all, and falls back to
+//! the owned event when the text does not fit. When the queue is
 //! full the sink is **lossless by default**: the producer spins briefly,
 //! then waits on a condition variable until the writer makes room. In
 //! lossy mode it drops the event instead and counts it; the writer then
