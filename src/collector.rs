@@ -30,10 +30,12 @@ pub trait Collector: Send + Sync {
     fn emit(&self, event: Event);
 
     /// Accepts one event given by its borrowed parts: what the
-    /// [`Emitter`](crate::Emitter) calls. The default builds the owned
-    /// [`Event`] and passes it to [`Collector::emit`]; a collector that only
-    /// copies what it needs (the JSONL sink) overrides it and saves the
-    /// allocations.
+    /// [`Emitter`](crate::Emitter)'s methods call (all but
+    /// `skill_authored`, and [`Emitter::emit`](crate::Emitter::emit), which
+    /// pass owned events to [`Collector::emit`]). The default builds the
+    /// owned [`Event`] and passes it to [`Collector::emit`]; a collector
+    /// that only copies what it needs (the JSONL sink) overrides it and
+    /// saves the allocations.
     #[inline]
     fn emit_ref(&self, event: &EventRef<'_>) {
         self.emit(event.to_event())

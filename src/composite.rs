@@ -98,7 +98,11 @@ impl CompositeCollector {
     }
 
     /// Sends a borrowed event to every child; each takes it its own way
-    /// (copying what it needs, or building the owned event).
+    /// (copying what it needs, or building the owned event). A child that
+    /// keeps the default [`Collector::emit_ref`] builds its own owned copy,
+    /// where [`CompositeCollector::emit`] would have shared one event's
+    /// strings among all children: fan-out to several such children costs
+    /// one build per child.
     pub fn emit_ref(&self, event: &EventRef<'_>) {
         for child in self.children.load().iter() {
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| child.emit_ref(event))) {
@@ -108,7 +112,8 @@ impl CompositeCollector {
     }
 
     /// Flushes every child, even after one fails, and reports every error
-    /// (including panics caught in `emit` since the last flush).
+    /// (including panics caught in `emit` and `emit_ref` since the last
+    /// flush).
     pub fn flush(&self) -> Result<(), Error> {
         let mut errors =
             std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()));

@@ -42,7 +42,7 @@ pub fn preview(text: &str) -> SmolStr {
 
 /// The first [`PREVIEW_CHARS`] characters of `text`, borrowed.
 #[inline]
-pub fn preview_str(text: &str) -> &str {
+pub(crate) fn preview_str(text: &str) -> &str {
     // No more bytes than the limit: no more characters either.
     if text.len() <= PREVIEW_CHARS {
         return text;

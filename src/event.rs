@@ -321,6 +321,7 @@ macro_rules! kinds {
             /// schema order. A field missing or of the wrong type keeps its
             /// default (the crate's callers pass [`Tag::shapes`] exactly).
             pub(crate) fn from_fields(tag: Tag, fields: &[FieldRef<'_>]) -> Kind {
+                debug_assert!(fields.iter().map(FieldRef::shape).eq(tag.shapes().iter().copied()));
                 match tag {
                     $( Tag::$name => {
                         let mut _it = fields.iter().copied();

@@ -8,7 +8,7 @@
 //! # Map of the crate
 //!
 //! * [`event`]: the sixteen event types, the envelope, [`Event`], and
-//!   [`EventRef`](event::EventRef), the borrowed form the [`Emitter`] hands
+//!   [`EventRef`], the borrowed form the [`Emitter`] hands
 //!   to collectors.
 //! * [`value`]: ordered JSON values for metadata ([`Value`], [`Map`]).
 //! * [`Severity`] and [`Timestamp`]: the typed envelope fields.
@@ -51,7 +51,7 @@ pub mod value;
 pub use collector::{Collector, Error};
 pub use composite::CompositeCollector;
 pub use emitter::Emitter;
-pub use event::{Event, Kind};
+pub use event::{Event, EventRef, Kind};
 pub use json::Format;
 pub use memory::{MemoryCollector, Snapshot};
 pub use severity::Severity;

@@ -1,10 +1,12 @@
 //! Events handed over by reference (the emitter's path into a sink) are
 //! written exactly as their owned events are: every emitter method, both
-//! formats, short text that the sink copies into its queue slot and long
-//! or multi-byte text that takes the owned path.
+//! formats, short text that the sink copies into its queue slot and text
+//! too long for it, which takes the owned path.
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 
 use agent_audit::json::{self, Format};
@@ -12,6 +14,39 @@ use agent_audit::sink::JsonlSink;
 use agent_audit::{Collector, CompositeCollector, Emitter, MemoryCollector};
 use common::SharedBuf;
 use proptest::prelude::*;
+
+/// Counts this thread's allocations, to tell which path an event took.
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+// SAFETY: forwards to `System` unchanged; counting touches a thread-local
+// cell only (`try_with`: never during that cell's own teardown).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 /// The arguments of one round of calls.
 #[derive(Clone, Debug)]
@@ -203,4 +238,171 @@ fn a_collector_without_emit_ref_gets_owned_events() {
     assert_eq!(ev.tool_name(), Some("web_search"));
     assert_eq!(ev.session_id.as_deref(), Some("s"));
     assert_eq!(ev.agent_id.as_deref(), Some("a"));
+}
+
+/// Each method puts each argument in the field the schema names for it:
+/// compared with the event built by hand, field by field by name.
+#[test]
+fn every_method_puts_each_argument_in_its_own_field() {
+    use agent_audit::event::*;
+    use agent_audit::{Event, Number};
+
+    let e = Emitter::new().with_session("s");
+    let (a, t) = (Some("agent-1"), Some("turn-1"));
+    e.turn_start("p1", a, t);
+    e.turn_end("c1", 11, a, t);
+    e.tool_call_attempt("t1", "a1", a, t);
+    e.tool_call_complete("t2", "s2", 2.5, "r2", a, t);
+    e.tool_call_failure("t3", "e3", "m3", a, t);
+    e.tool_policy_decision("t4", "a4", "p4", a, t);
+    e.sandbox_decision("t5", "c5", "r5", "b5", a, t);
+    e.tool_loop_warning("t6", "p6", "l6", 6, a, t);
+    e.tool_loop_block("t7", "p7", 7, a, t);
+    e.hook_mutation("h8", "t8", "f8", a, t);
+    e.error("e9", "m9", "c9", a, t);
+    e.skill_used("k10", "v10", "o10", 10.5, false, a, t);
+    e.skill_authored("k11", "v11", "s11", 11, &["u11"], true, a, t);
+    e.skill_feedback("k12", "g12", "r12", "s12", a, t);
+    e.agent_switch("f13", "t13", "r13", a, t);
+    e.base(a, t);
+    let s = |x: &str| x.into();
+    let expected: Vec<Event> = vec![
+        Event::new(TurnStart {
+            prompt_preview: s("p1"),
+        }),
+        Event::new(TurnEnd {
+            content_preview: s("c1"),
+            function_calls_count: 11,
+        }),
+        Event::new(ToolCallAttempt {
+            tool_name: s("t1"),
+            arguments_preview: s("a1"),
+        }),
+        Event::new(ToolCallComplete {
+            tool_name: s("t2"),
+            status: s("s2"),
+            duration_ms: Number::Float(2.5),
+            result_preview: s("r2"),
+        }),
+        Event::new(ToolCallFailure {
+            tool_name: s("t3"),
+            error_type: s("e3"),
+            error_message: s("m3"),
+        }),
+        Event::new(ToolPolicyDecision {
+            tool_name: s("t4"),
+            action: s("a4"),
+            policy_source: s("p4"),
+        }),
+        Event::new(SandboxDecision {
+            tool_name: s("t5"),
+            context: s("c5"),
+            reason: s("r5"),
+            backend_type: s("b5"),
+        }),
+        Event::new(ToolLoopWarning {
+            tool_name: s("t6"),
+            pattern: s("p6"),
+            severity_level: s("l6"),
+            call_count: 6,
+        }),
+        Event::new(ToolLoopBlock {
+            tool_name: s("t7"),
+            pattern: s("p7"),
+            call_count: 7,
+        }),
+        Event::new(HookMutation {
+            hook_name: s("h8"),
+            tool_name: s("t8"),
+            mutated_field: s("f8"),
+        }),
+        Event::new(agent_audit::event::Error {
+            error_type: s("e9"),
+            error_message: s("m9"),
+            error_context: s("c9"),
+        }),
+        Event::new(SkillUsed {
+            skill_name: s("k10"),
+            version: s("v10"),
+            outcome: s("o10"),
+            duration_ms: Number::Float(10.5),
+            triggered_automatically: false,
+        }),
+        Event::new(SkillAuthored {
+            skill_name: s("k11"),
+            version: s("v11"),
+            source_path: s("s11"),
+            tool_count: 11,
+            unique_tools: vec![s("u11")],
+            confirmed_by_user: true,
+        }),
+        Event::new(SkillFeedback {
+            skill_name: s("k12"),
+            rating: s("g12"),
+            reason: s("r12"),
+            source: s("s12"),
+        }),
+        Event::new(AgentSwitch {
+            from_agent: s("f13"),
+            to_agent: s("t13"),
+            reason: s("r13"),
+        }),
+        Event::new(Base {}),
+    ];
+    let got = e.memory().unwrap().snapshot();
+    assert_eq!(got.len(), expected.len());
+    for (got, want) in got.iter().zip(expected) {
+        let want = want
+            .agent("agent-1")
+            .turn("turn-1")
+            .session("s")
+            .at(got.timestamp.clone());
+        assert_eq!(got, &want);
+    }
+}
+
+/// The sink takes the emitter's events without a single allocation on the
+/// producer's thread, directly and behind a composite (which forwards the
+/// borrowed event); an owned event of the same content allocates, so the
+/// count does tell the paths apart.
+#[test]
+fn the_sink_takes_the_emitters_events_without_allocating() {
+    let args = "{\"query\": \"acme corp quarterly revenue report\"} ".repeat(4);
+    assert!(args.len() > 150);
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(4096)
+            .writer(std::io::sink())
+            .unwrap(),
+    );
+    let direct: Arc<dyn Collector> = sink.clone();
+    let fanned: Arc<dyn Collector> = Arc::new(CompositeCollector::new(vec![sink.clone()]));
+    for collector in [direct, fanned] {
+        let e = Emitter::with_collector(collector).with_session("sess-8c1e5f0a2b7d");
+        // Warm-up: thread-locals, the composite's list guard.
+        e.tool_call_attempt("web_search", &args, Some("agent-1"), Some("3f2a9c01b7de"));
+        let before = allocs();
+        for i in 0..1000 {
+            e.tool_call_attempt("web_search", &args, Some("agent-1"), Some("3f2a9c01b7de"));
+            e.tool_call_complete(
+                "web_search",
+                "success",
+                i as f64,
+                &args,
+                Some("agent-1"),
+                None,
+            );
+        }
+        assert_eq!(allocs() - before, 0);
+    }
+    let before = allocs();
+    sink.emit(agent_audit::Event::new(
+        agent_audit::event::ToolCallAttempt {
+            tool_name: "web_search".into(),
+            arguments_preview: args.as_str().into(),
+        },
+    ));
+    assert!(allocs() > before, "the owned path allocates the preview");
+    sink.close().unwrap();
+    assert_eq!(sink.stats().events_written, 4003);
 }

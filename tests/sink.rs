@@ -193,10 +193,13 @@ fn emit_after_close_is_counted_and_reported() {
     sink.close().unwrap();
     sink.emit(Event::default());
     sink.emit(Event::default());
-    assert_eq!(sink.stats().after_close, 2);
+    // The emitter's path (events by reference) is refused the same way.
+    let sink = Arc::new(sink);
+    Emitter::with_collector(sink.clone()).base(None, None);
+    assert_eq!(sink.stats().after_close, 3);
     let err = sink.flush().unwrap_err();
     assert!(
-        matches!(err, agent_audit::Error::Closed { count: 2 }),
+        matches!(err, agent_audit::Error::Closed { count: 3 }),
         "{err}"
     );
     assert!(sink.close().is_ok(), "reported once");

@@ -14,7 +14,9 @@
 //! An `EventRef` is always one of the schema's types, with its default
 //! severity, every envelope key present, empty `metadata` and no extra
 //! keys. Its fields are the type's own fields, one for one in schema
-//! order; only this crate builds one, and checks that.
+//! order: only this crate builds one (the emitter, whose methods are tested
+//! field by field against events built by name), and debug builds check
+//! each field's type against the schema.
 
 use super::{Event, FieldRef, Kind, Tag};
 use crate::severity::Severity;
@@ -116,9 +118,9 @@ impl<'a> EventRef<'a> {
         self.tag
     }
 
-    /// The own fields, in schema order.
+    /// The own fields' values, in schema order.
     #[inline]
-    pub(crate) fn fields(&self) -> &'a [FieldRef<'a>] {
+    pub(crate) fn field_values(&self) -> &'a [FieldRef<'a>] {
         self.fields
     }
 
@@ -158,10 +160,16 @@ impl<'a> EventRef<'a> {
         self.tag.default_severity()
     }
 
+    /// Each own field's name and value, in schema order.
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'static str, FieldRef<'a>)> + 'a {
+        let names = self.tag.field_keys().iter().map(|(name, _)| *name);
+        names.zip(self.fields.iter().copied())
+    }
+
     /// Calls `f` with each own field, in schema order.
     pub fn for_each_field(&self, mut f: impl FnMut(&'static str, FieldRef<'a>)) {
-        for ((name, _), field) in self.tag.field_keys().iter().zip(self.fields) {
-            f(name, *field);
+        for (name, value) in self.fields() {
+            f(name, value);
         }
     }
 

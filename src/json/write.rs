@@ -663,7 +663,7 @@ impl View for EventRef<'_> {
     }
     #[inline]
     fn for_each_keyed_field(&self, mut f: impl FnMut(&'static KeyBlocks, FieldRef<'_>)) {
-        for ((_, key), field) in self.tag().field_keys().iter().zip(self.fields()) {
+        for ((_, key), field) in self.tag().field_keys().iter().zip(self.field_values()) {
             f(key, *field);
         }
     }

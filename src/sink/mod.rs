@@ -13,8 +13,9 @@
 //! No allocation, no formatting, no system call, no lock. The emitter's
 //! path, [`JsonlSink::emit_ref`], does not even need the owned event: it
 //! copies the borrowed event's bytes into a fixed 384-byte message
-//! (`packed`), so the event costs no allocation at all, and falls back to
-//! the owned event when the text does not fit. When the queue is
+//! (`packed`), so an event that fits (372 bytes of text and values) costs
+//! no allocation, and one that does not is built owned and queued as
+//! before. When the queue is
 //! full the sink is **lossless by default**: the producer spins briefly,
 //! then waits on a condition variable until the writer makes room. In
 //! lossy mode it drops the event instead and counts it; the writer then

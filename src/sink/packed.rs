@@ -7,8 +7,8 @@
 //! Instead the producer copies the bytes into a [`Packed`], a fixed-size
 //! value that travels through the queue like any other message; the writer
 //! turns it back into an `EventRef` over those bytes and writes that. An
-//! event that does not fit (long or multi-byte text, a list, an integer
-//! beyond 64 bits) takes the owned path. Either way the line comes from
+//! event that does not fit (more than 372 bytes of text and values, a
+//! list, an integer beyond 64 bits) takes the owned path. Either way the line comes from
 //! the same writer walk, so the two paths cannot write different bytes.
 //!
 //! `bytes[..len]` holds, in this order and without padding (integers
@@ -104,6 +104,7 @@ impl<'a> In<'a> {
         // items in the same order as `pack` put them (ids by the header's
         // bits, fields by the tag's shapes), so `bytes` is exactly that
         // copy: valid UTF-8.
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 }
@@ -131,10 +132,11 @@ impl Packed {
             }
         }
         let shapes = event.tag().shapes();
-        if event.fields().len() != shapes.len() {
+        // `unpack` decodes into arrays of `MAX_FIELDS`.
+        if event.field_values().len() != shapes.len() || shapes.len() > MAX_FIELDS {
             return None;
         }
-        for (field, shape) in event.fields().iter().zip(shapes) {
+        for (field, shape) in event.field_values().iter().zip(shapes) {
             match (*field, shape) {
                 (FieldRef::Str(s), Shape::Str) => out.text(s)?,
                 (FieldRef::Int(i), Shape::Int) => out.put(&i.to_le_bytes())?,
@@ -309,6 +311,31 @@ mod tests {
         let huge = "y".repeat(70_000);
         let fields = [FieldRef::Str("t"), FieldRef::Str(&huge)];
         assert!(Packed::pack(&EventRef::at(Tag::ToolCallAttempt, &fields, 0)).is_none());
+    }
+
+    #[test]
+    fn ids_count_against_the_same_bytes() {
+        // Three ids and two fields: five lengths (10 bytes) and the texts.
+        let id = "i".repeat(100);
+        for (tool, fits) in [("ab", true), ("abc", false)] {
+            let args = "a".repeat(INLINE - 10 - 300 - 2);
+            let fields = [FieldRef::Str(tool), FieldRef::Str(&args)];
+            let event =
+                EventRef::at(Tag::ToolCallAttempt, &fields, 0).ids(Some(&id), Some(&id), Some(&id));
+            let packed = Packed::pack(&event);
+            assert_eq!(packed.is_some(), fits, "{tool}");
+            if let Some(p) = packed {
+                assert_eq!(p.unpack(lines), lines(&event));
+            }
+        }
+    }
+
+    #[test]
+    fn no_type_has_more_fields_than_a_packed_event_can_hold() {
+        for &tag in Tag::ALL {
+            assert!(tag.shapes().len() <= MAX_FIELDS, "{tag:?}");
+        }
+        assert!(Tag::ALL.iter().any(|t| t.shapes().len() == MAX_FIELDS));
     }
 
     #[test]
