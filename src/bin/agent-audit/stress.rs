@@ -54,7 +54,7 @@ const PROMPTS: [&str; 3] = [
 const ARGS: [&str; 3] = [
     r#"{"query": "quarterly report 2026 Q3 cost increases by department", "max_results": 10, "region": "eu-west", "safe": true, "lang": "en", "page": 1}"#,
     r#"{"path": "/srv/reports/2026/q3/finance/summary-final-v2.xlsx", "sheet": "Costs", "range": "A1:F200", "as": "csv", "encoding": "utf-8"}"#,
-    r#"{"cmd": ["pytest", "-x", "tests/test_pipeline.py::test_batched_flush_after_rotation"], "timeout_s": 120, "cwd": "/work/repo", "env": {}}"#,
+    r#"{"cmd": ["pytest", "-x", "tests/test_pipeline.py::test_batched_flush_after_rotation"], "timeout_s": 120, "cwd": "/srv/agent", "env": {}}"#,
 ];
 const RESULTS: [&str; 2] = [
     "10 results: 1. Q3 report (finance.example.com) 2. Cost review 2026 3. Department budgets...",
