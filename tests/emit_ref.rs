@@ -241,111 +241,98 @@ fn a_collector_without_emit_ref_gets_owned_events() {
 }
 
 /// Each method puts each argument in the field the schema names for it:
-/// compared with the event built by hand, field by field by name.
+/// compared with the event built by hand, field by field by name. Every
+/// text argument position gets its own text, so a swap shows.
 #[test]
 fn every_method_puts_each_argument_in_its_own_field() {
     use agent_audit::event::*;
     use agent_audit::{Event, Number};
 
     let e = Emitter::new().with_session("s");
-    let (a, t) = (Some("agent-1"), Some("turn-1"));
-    e.turn_start("p1", a, t);
-    e.turn_end("c1", 11, a, t);
-    e.tool_call_attempt("t1", "a1", a, t);
-    e.tool_call_complete("t2", "s2", 2.5, "r2", a, t);
-    e.tool_call_failure("t3", "e3", "m3", a, t);
-    e.tool_policy_decision("t4", "a4", "p4", a, t);
-    e.sandbox_decision("t5", "c5", "r5", "b5", a, t);
-    e.tool_loop_warning("t6", "p6", "l6", 6, a, t);
-    e.tool_loop_block("t7", "p7", 7, a, t);
-    e.hook_mutation("h8", "t8", "f8", a, t);
-    e.error("e9", "m9", "c9", a, t);
-    e.skill_used("k10", "v10", "o10", 10.5, false, a, t);
-    e.skill_authored("k11", "v11", "s11", 11, &["u11"], true, a, t);
-    e.skill_feedback("k12", "g12", "r12", "s12", a, t);
-    e.agent_switch("f13", "t13", "r13", a, t);
-    e.base(a, t);
+    let a = args(["t0", "t1", "t2", "t3"], Some("agent-1"));
+    every_method(&e, &a);
+    let (n, f, b) = (a.int, Number::Float(a.float), a.flag);
     let s = |x: &str| x.into();
     let expected: Vec<Event> = vec![
         Event::new(TurnStart {
-            prompt_preview: s("p1"),
+            prompt_preview: s("t0"),
         }),
         Event::new(TurnEnd {
-            content_preview: s("c1"),
-            function_calls_count: 11,
+            content_preview: s("t1"),
+            function_calls_count: n,
         }),
         Event::new(ToolCallAttempt {
-            tool_name: s("t1"),
-            arguments_preview: s("a1"),
+            tool_name: s("t0"),
+            arguments_preview: s("t1"),
         }),
         Event::new(ToolCallComplete {
-            tool_name: s("t2"),
-            status: s("s2"),
-            duration_ms: Number::Float(2.5),
-            result_preview: s("r2"),
+            tool_name: s("t0"),
+            status: s("t1"),
+            duration_ms: f.clone(),
+            result_preview: s("t2"),
         }),
         Event::new(ToolCallFailure {
-            tool_name: s("t3"),
-            error_type: s("e3"),
-            error_message: s("m3"),
+            tool_name: s("t0"),
+            error_type: s("t1"),
+            error_message: s("t2"),
         }),
         Event::new(ToolPolicyDecision {
-            tool_name: s("t4"),
-            action: s("a4"),
-            policy_source: s("p4"),
+            tool_name: s("t0"),
+            action: s("t1"),
+            policy_source: s("t2"),
         }),
         Event::new(SandboxDecision {
-            tool_name: s("t5"),
-            context: s("c5"),
-            reason: s("r5"),
-            backend_type: s("b5"),
+            tool_name: s("t0"),
+            context: s("t1"),
+            reason: s("t2"),
+            backend_type: s("t3"),
         }),
         Event::new(ToolLoopWarning {
-            tool_name: s("t6"),
-            pattern: s("p6"),
-            severity_level: s("l6"),
-            call_count: 6,
+            tool_name: s("t0"),
+            pattern: s("t1"),
+            severity_level: s("t2"),
+            call_count: n,
         }),
         Event::new(ToolLoopBlock {
-            tool_name: s("t7"),
-            pattern: s("p7"),
-            call_count: 7,
+            tool_name: s("t0"),
+            pattern: s("t1"),
+            call_count: n,
         }),
         Event::new(HookMutation {
-            hook_name: s("h8"),
-            tool_name: s("t8"),
-            mutated_field: s("f8"),
+            hook_name: s("t0"),
+            tool_name: s("t1"),
+            mutated_field: s("t2"),
         }),
         Event::new(agent_audit::event::Error {
-            error_type: s("e9"),
-            error_message: s("m9"),
-            error_context: s("c9"),
+            error_type: s("t0"),
+            error_message: s("t1"),
+            error_context: s("t2"),
         }),
         Event::new(SkillUsed {
-            skill_name: s("k10"),
-            version: s("v10"),
-            outcome: s("o10"),
-            duration_ms: Number::Float(10.5),
-            triggered_automatically: false,
+            skill_name: s("t0"),
+            version: s("t1"),
+            outcome: s("t2"),
+            duration_ms: f,
+            triggered_automatically: b,
         }),
         Event::new(SkillAuthored {
-            skill_name: s("k11"),
-            version: s("v11"),
-            source_path: s("s11"),
-            tool_count: 11,
-            unique_tools: vec![s("u11")],
-            confirmed_by_user: true,
+            skill_name: s("t0"),
+            version: s("t1"),
+            source_path: s("t2"),
+            tool_count: n,
+            unique_tools: vec![s("t3"), s("t0")],
+            confirmed_by_user: b,
         }),
         Event::new(SkillFeedback {
-            skill_name: s("k12"),
-            rating: s("g12"),
-            reason: s("r12"),
-            source: s("s12"),
+            skill_name: s("t0"),
+            rating: s("t1"),
+            reason: s("t2"),
+            source: s("t3"),
         }),
         Event::new(AgentSwitch {
-            from_agent: s("f13"),
-            to_agent: s("t13"),
-            reason: s("r13"),
+            from_agent: s("t0"),
+            to_agent: s("t1"),
+            reason: s("t2"),
         }),
         Event::new(Base {}),
     ];
@@ -354,7 +341,7 @@ fn every_method_puts_each_argument_in_its_own_field() {
     for (got, want) in got.iter().zip(expected) {
         let want = want
             .agent("agent-1")
-            .turn("turn-1")
+            .turn("3f2a9c01b7de")
             .session("s")
             .at(got.timestamp.clone());
         assert_eq!(got, &want);

@@ -43,11 +43,11 @@ use crate::timestamp::Timestamp;
 ///         }
 ///     }
 ///     fn emit_ref(&self, event: &EventRef<'_>) {
-///         event.for_each_field(|name, value| {
+///         for (name, value) in event.fields() {
 ///             if let ("tool_name", agent_audit::event::FieldRef::Str(tool)) = (name, value) {
 ///                 self.0.lock().unwrap().push(tool.to_owned());
 ///             }
-///         });
+///         }
 ///     }
 ///     fn flush(&self) -> Result<(), Error> {
 ///         Ok(())
@@ -164,13 +164,6 @@ impl<'a> EventRef<'a> {
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'static str, FieldRef<'a>)> + 'a {
         let names = self.tag.field_keys().iter().map(|(name, _)| *name);
         names.zip(self.fields.iter().copied())
-    }
-
-    /// Calls `f` with each own field, in schema order.
-    pub fn for_each_field(&self, mut f: impl FnMut(&'static str, FieldRef<'a>)) {
-        for (name, value) in self.fields() {
-            f(name, value);
-        }
     }
 
     /// The owned event with the same content.

@@ -589,11 +589,11 @@ pub(crate) trait View {
     fn extra(&self) -> Option<&Map>;
 }
 
-/// Appends a timestamp given in microseconds, as a JSON string.
+/// Appends a timestamp's ISO text as a JSON string (it needs no escape).
 #[inline]
-fn micros_timestamp(out: &mut Vec<u8>, micros: i64) {
+fn iso_string(out: &mut Vec<u8>, timestamp: &crate::Timestamp) {
     out.push(b'"');
-    crate::Timestamp::from_unix_micros(micros).write_iso(out);
+    timestamp.write_iso(out);
     out.push(b'"');
 }
 
@@ -611,11 +611,7 @@ impl View for Event {
         match self.timestamp.raw_text() {
             // Text kept from a log may need escaping.
             Some(raw) => string::<S>(out, raw),
-            None => {
-                out.push(b'"');
-                self.timestamp.write_iso(out);
-                out.push(b'"');
-            }
+            None => iso_string(out, &self.timestamp),
         }
     }
     #[inline]
@@ -647,7 +643,7 @@ impl View for EventRef<'_> {
     }
     #[inline]
     fn write_timestamp<S: Style>(&self, out: &mut Vec<u8>) {
-        micros_timestamp(out, self.unix_micros());
+        iso_string(out, &self.timestamp());
     }
     #[inline]
     fn id(&self, i: usize) -> Option<&str> {
