@@ -98,13 +98,13 @@ impl<'a> In<'a> {
         let n = u16::from_le_bytes(self.take()) as usize;
         let bytes = &self.bytes[self.at..self.at + n];
         self.at += n;
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
         // SAFETY: a `Packed` is only made by `pack`, which wrote these
         // bytes (the length just read, then the text) from a `&str`, and
         // nothing changes them afterwards; this reader takes the same
         // items in the same order as `pack` put them (ids by the header's
         // bits, fields by the tag's shapes), so `bytes` is exactly that
         // copy: valid UTF-8.
-        debug_assert!(std::str::from_utf8(bytes).is_ok());
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 }
