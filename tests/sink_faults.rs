@@ -189,8 +189,12 @@ fn a_deleted_file_is_reported_and_a_new_one_started() {
 #[test]
 fn lossy_mode_counts_drops_and_the_log_shows_the_gap() {
     let w = Flaky::default();
+    // A batch of one byte: the writer writes (and so freezes) after its
+    // first event, whatever the producer's pace, instead of buffering
+    // up to a whole batch of what follows.
     let sink = JsonlSink::builder()
         .capacity(8)
+        .batch_bytes(1)
         .lossy(true)
         .writer(w.clone())
         .unwrap();
@@ -240,7 +244,14 @@ fn lossy_mode_counts_drops_and_the_log_shows_the_gap() {
 #[test]
 fn lossless_mode_blocks_instead_of_dropping() {
     let w = Flaky::default();
-    let sink = Arc::new(JsonlSink::builder().capacity(4).writer(w.clone()).unwrap());
+    // batch_bytes(1): see `lossy_mode_counts_drops_and_the_log_shows_the_gap`.
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(4)
+            .batch_bytes(1)
+            .writer(w.clone())
+            .unwrap(),
+    );
     w.freeze(true);
     let producer = {
         let sink = sink.clone();
@@ -265,7 +276,11 @@ fn lossless_mode_blocks_instead_of_dropping() {
 #[test]
 fn emit_with_a_timeout_gives_the_event_back() {
     let w = Flaky::default();
-    let sink = JsonlSink::builder().capacity(2).writer(w.clone()).unwrap();
+    let sink = JsonlSink::builder()
+        .capacity(2)
+        .batch_bytes(1)
+        .writer(w.clone())
+        .unwrap();
     w.freeze(true);
     let mut refused = None;
     for i in 0..10 {

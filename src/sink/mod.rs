@@ -1,21 +1,21 @@
 //! The JSONL sink: a bounded lock-free queue in front of one writer thread.
 //!
 //! ```text
-//!  producers ── push(Event) ──► ArrayQueue<Msg> (bounded, MPMC) ──► writer thread
-//!     │                                                                 │
-//!     └─ wake the writer only if it sleeps                 serialise a batch into one
-//!                                                           reused buffer, write(2) it
+//!  producers ── claim, write in place ──► Ring<Msg> (bounded, MPSC) ──► writer thread
+//!     │                                                                     │
+//!     └─ wake the writer only if it sleeps                 read in place, serialise a batch
+//!                                                           into one reused buffer, write(2) it
 //! ```
 //!
-//! **Producer side** ([`JsonlSink::emit`]): the event (already stamped when
-//! it was built) moves into a slot of a `crossbeam` `ArrayQueue`; then one
-//! fence and one load decide whether the writer sleeps and needs an unpark.
-//! No allocation, no formatting, no system call, no lock. The emitter's
-//! path, [`JsonlSink::emit_ref`], does not even need the owned event: it
-//! copies the borrowed event's bytes into a fixed 384-byte message
-//! (`packed`), so an event that fits (372 bytes of text and values) costs
-//! no allocation, and one that does not is built owned and queued as
-//! before. When the queue is
+//! **Producer side** ([`JsonlSink::emit`]): claim a slot of the queue
+//! (`ring`: one compare-and-swap), write the event into it, publish it;
+//! then one read-modify-write decides whether the writer sleeps and needs
+//! an unpark. No allocation, no formatting, no system call, no lock. The
+//! emitter's path, [`JsonlSink::emit_ref`], does not even need the owned
+//! event: it copies the borrowed event's bytes straight into the slot as
+//! a fixed 384-byte message (`packed`), so an event that fits (372 bytes
+//! of text and values) costs no allocation, and one that does not is
+//! built owned and queued as before. When the queue is
 //! full the sink is **lossless by default**: the producer spins briefly,
 //! then waits on a condition variable until the writer makes room. In
 //! lossy mode it drops the event instead and counts it; the writer then
@@ -34,11 +34,12 @@
 //! (and syncs, if durable) and completes the marker. During a write fault a
 //! flush returns the fault at once instead of waiting for the disk.
 //!
-//! **Close** (also on drop) sets the closed flag and wakes the writer,
-//! which drains everything, flushes, and exits; `close` joins it and
-//! reports. Emits after close are refused, counted, and reported.
+//! **Close** (also on drop) closes the queue and wakes the writer, which
+//! drains everything the queue accepted, flushes, and exits; `close` joins
+//! it and reports. Emits after close are refused, counted, and reported.
 
 mod packed;
+mod ring;
 mod target;
 mod wake;
 mod writer;
@@ -50,7 +51,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::Backoff;
 
 pub use target::Rotation;
@@ -59,6 +59,7 @@ use crate::collector::{Collector, Error};
 use crate::event::{Event, EventRef};
 use crate::json::Format;
 use packed::Packed;
+use ring::{Claim, Refused, Ring};
 use target::{FileOptions, FileTarget, Target};
 use wake::Wake;
 
@@ -131,7 +132,7 @@ pub(crate) struct Counters {
 }
 
 pub(crate) struct Shared {
-    queue: ArrayQueue<Msg>,
+    queue: Ring<Msg>,
     wake: Wake,
     space: Space,
     closed: AtomicBool,
@@ -219,7 +220,8 @@ impl SinkBuilder {
         self
     }
 
-    /// Queue capacity in events (default 1024; memory is bounded by it).
+    /// Queue capacity in events, rounded up to a power of two (default
+    /// 1024; memory is bounded by it).
     pub fn capacity(mut self, events: usize) -> Self {
         self.capacity = events.max(1);
         self
@@ -283,7 +285,7 @@ impl SinkBuilder {
 
     fn start(self, target: Target) -> io::Result<JsonlSink> {
         let shared = Arc::new(Shared {
-            queue: ArrayQueue::new(self.capacity),
+            queue: Ring::new(self.capacity),
             wake: Wake::<std::thread::Thread>::new(),
             space: Space {
                 waiters: AtomicUsize::new(0),
@@ -366,37 +368,44 @@ impl JsonlSink {
     /// drops and counts it (lossy mode).
     #[inline]
     pub fn emit(&self, event: Event) {
-        if self.refused() {
-            return;
+        if let Some(slot) = self.claim() {
+            slot.write(Msg::Event(event));
+            self.shared.wake.notify();
         }
-        self.push_event(Msg::Event(event));
     }
 
-    /// Queues one event given by its parts: the text is copied into the
-    /// queue slot when it fits (no allocation), otherwise the owned event
-    /// is built and queued. Otherwise as [`JsonlSink::emit`].
+    /// Queues one event given by its parts: the text is copied straight
+    /// into the queue slot when it fits (no allocation), otherwise the
+    /// owned event is built and queued. Otherwise as [`JsonlSink::emit`].
     #[inline]
     pub fn emit_ref(&self, event: &EventRef<'_>) {
-        if self.refused() {
-            return;
-        }
-        match Packed::pack(event) {
-            Some(packed) => self.push_event(Msg::Packed(packed)),
-            None => self.push_event(Msg::Event(event.to_event())),
+        if let Some(slot) = self.claim() {
+            slot.write_then(Msg::Packed(Packed::header(event)), |msg| {
+                if let Msg::Packed(packed) = msg {
+                    if !packed.fill(event) {
+                        *msg = Msg::Event(event.to_event());
+                    }
+                }
+            });
+            self.shared.wake.notify();
         }
     }
 
+    /// A slot for one event, or `None` if the event is not to be queued
+    /// (dropped in lossy mode, or the sink is closed: counted either way).
     #[inline]
-    fn push_event(&self, msg: Msg) {
-        match self.shared.queue.push(msg) {
-            Ok(()) => self.shared.wake.notify(),
-            Err(msg) if self.shared.lossy => {
-                drop(msg);
+    fn claim(&self) -> Option<Claim<'_, Msg>> {
+        match self.shared.queue.claim() {
+            Ok(slot) => Some(slot),
+            Err(Refused::Closed) => {
+                self.count_after_close();
+                None
+            }
+            Err(Refused::Full) if self.shared.lossy => {
                 self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                None
             }
-            Err(msg) => {
-                let _ = self.push_slow(msg, None);
-            }
+            Err(Refused::Full) => self.claim_slow(None, true),
         }
     }
 
@@ -404,57 +413,51 @@ impl JsonlSink {
     /// event back if there was none (or the sink is closed).
     #[allow(clippy::result_large_err)] // the event itself is the error value
     pub fn emit_timeout(&self, event: Event, timeout: Duration) -> Result<(), Event> {
-        if self.refused() {
-            return Err(event);
-        }
-        match self.shared.queue.push(Msg::Event(event)) {
-            Ok(()) => {
+        let slot = match self.shared.queue.claim() {
+            Ok(slot) => Some(slot),
+            Err(Refused::Closed) => {
+                self.count_after_close();
+                None
+            }
+            Err(Refused::Full) => self.claim_slow(Some(Instant::now() + timeout), true),
+        };
+        match slot {
+            Some(slot) => {
+                slot.write(Msg::Event(event));
                 self.shared.wake.notify();
                 Ok(())
             }
-            Err(msg) => self
-                .push_slow(msg, Some(Instant::now() + timeout))
-                .map_err(|m| match m {
-                    Msg::Event(ev) => ev,
-                    _ => unreachable!("only events are pushed here"),
-                }),
+            None => Err(event),
         }
     }
 
-    #[inline]
-    fn refused(&self) -> bool {
-        if self.shared.closed.load(Ordering::Acquire) {
-            self.shared
-                .stats
-                .after_close
-                .fetch_add(1, Ordering::Relaxed);
-            return true;
-        }
-        false
+    fn count_after_close(&self) {
+        self.shared
+            .stats
+            .after_close
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The full-queue path: spin, then wait for the writer to make room.
+    /// `None` once the sink is closed (an event is then counted as
+    /// refused) or the deadline has passed.
     #[cold]
-    #[allow(clippy::result_large_err)] // hands the message back
-    fn push_slow(&self, mut msg: Msg, deadline: Option<Instant>) -> Result<(), Msg> {
+    fn claim_slow(&self, deadline: Option<Instant>, event: bool) -> Option<Claim<'_, Msg>> {
         let shared = &*self.shared;
         let backoff = Backoff::new();
         loop {
-            match shared.queue.push(msg) {
-                Ok(()) => {
-                    shared.wake.notify();
-                    return Ok(());
+            match shared.queue.claim() {
+                Ok(slot) => return Some(slot),
+                Err(Refused::Closed) => {
+                    if event {
+                        self.count_after_close();
+                    }
+                    return None;
                 }
-                Err(m) => msg = m,
-            }
-            if shared.closed.load(Ordering::Acquire) {
-                if matches!(msg, Msg::Event(_) | Msg::Packed(_)) {
-                    shared.stats.after_close.fetch_add(1, Ordering::Relaxed);
-                }
-                return Err(msg);
+                Err(Refused::Full) => {}
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(msg);
+                return None;
             }
             if !backoff.is_completed() {
                 backoff.snooze();
@@ -500,12 +503,13 @@ impl JsonlSink {
         }
         let done = Completion::new();
         // Room for the marker may never come while the writer is stuck on
-        // a fault: push in short slices and report the fault meanwhile.
-        let mut msg = make(done.clone());
+        // a fault: wait in short slices and report the fault meanwhile.
         loop {
-            match self.push_slow(msg, Some(Instant::now() + Duration::from_millis(5))) {
-                Ok(()) => break,
-                Err(m) => msg = m,
+            if let Some(slot) =
+                self.claim_slow(Some(Instant::now() + Duration::from_millis(5)), false)
+            {
+                slot.write(make(done.clone()));
+                break;
             }
             if let Some(e) = self.current_fault() {
                 return Err(Error::Io(e));
@@ -570,6 +574,9 @@ impl JsonlSink {
     /// the writer. Later calls (and drop) return at once.
     pub fn close(&self) -> Result<(), Error> {
         let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The ring first: once the writer sees `closed`, no claim can
+        // succeed any more, so its last drain is really the last.
+        self.shared.queue.close();
         self.shared.closed.store(true, Ordering::SeqCst);
         let result = match handle {
             Some(h) => {

@@ -25,10 +25,14 @@
 //!
 //! Which ids are present is a bit set in the header; which field comes
 //! next is fixed by the tag's schema (`Tag::shapes`), so only lengths are
-//! stored. Only [`Packed::pack`] makes a `Packed` and nothing changes one
-//! afterwards: `bytes[..len]` is always an encoding of the tag's fields,
-//! every text in it a byte-for-byte copy of a `&str`. Decoding relies on
-//! that for UTF-8 validity alone; every index is still bounds-checked.
+//! stored. A `Packed` is made by [`Packed::header`] (no bytes yet) and
+//! written once by [`Packed::fill`], in place in its queue slot; nothing
+//! changes it afterwards: `bytes[..len]` is always an encoding of the
+//! tag's fields, every text in it a byte-for-byte copy of a `&str`, and the
+//! bytes past `len` are never written nor read. Decoding relies on that for
+//! UTF-8 validity alone; every index is still bounds-checked.
+
+use std::mem::MaybeUninit;
 
 use crate::event::{EventRef, FieldRef, Shape, Tag};
 use crate::value::Number;
@@ -52,12 +56,14 @@ pub(crate) struct Packed {
     tag: Tag,
     /// Bit `i`: id `i` (agent, turn, session) is present.
     ids: u8,
-    bytes: [u8; INLINE],
+    /// `bytes[..len]` are written (by `fill`); the rest never are, so a
+    /// message costs only the bytes it uses, written once, in its slot.
+    bytes: [MaybeUninit<u8>; INLINE],
 }
 
 /// Appends to a `Packed`'s bytes; `None` once they are full.
 struct Out<'a> {
-    bytes: &'a mut [u8; INLINE],
+    bytes: &'a mut [MaybeUninit<u8>; INLINE],
     at: usize,
 }
 
@@ -65,7 +71,9 @@ impl Out<'_> {
     #[inline]
     fn put(&mut self, data: &[u8]) -> Option<()> {
         let end = self.at.checked_add(data.len()).filter(|&e| e <= INLINE)?;
-        self.bytes[self.at..end].copy_from_slice(data);
+        for (to, &from) in self.bytes[self.at..end].iter_mut().zip(data) {
+            to.write(from);
+        }
         self.at = end;
         Some(())
     }
@@ -99,10 +107,10 @@ impl<'a> In<'a> {
         let bytes = &self.bytes[self.at..self.at + n];
         self.at += n;
         debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: a `Packed` is only made by `pack`, which wrote these
+        // SAFETY: a `Packed` is only filled by `fill`, which wrote these
         // bytes (the length just read, then the text) from a `&str`, and
         // nothing changes them afterwards; this reader takes the same
-        // items in the same order as `pack` put them (ids by the header's
+        // items in the same order as `fill` put them (ids by the header's
         // bits, fields by the tag's shapes), so `bytes` is exactly that
         // copy: valid UTF-8.
         unsafe { std::str::from_utf8_unchecked(bytes) }
@@ -110,25 +118,47 @@ impl<'a> In<'a> {
 }
 
 impl Packed {
-    /// Copies `event` in, or `None` if it does not fit.
+    /// An empty message for `event`: the header only. Writing it costs
+    /// the header's 16 bytes; the text area is left as it was.
     #[inline]
-    pub(crate) fn pack(event: &EventRef<'_>) -> Option<Packed> {
-        let mut packed = Packed {
+    pub(crate) fn header(event: &EventRef<'_>) -> Packed {
+        Packed {
             micros: event.unix_micros(),
             len: 0,
             tag: event.tag(),
             ids: 0,
-            bytes: [0; INLINE],
-        };
+            bytes: [MaybeUninit::uninit(); INLINE],
+        }
+    }
+
+    /// A whole message for `event`, or `None` if it does not fit.
+    #[cfg(test)]
+    pub(crate) fn pack(event: &EventRef<'_>) -> Option<Packed> {
+        let mut packed = Packed::header(event);
+        packed.fill(event).then_some(packed)
+    }
+
+    /// Copies `event`'s ids and fields in (in place, wherever this
+    /// `Packed` lies); `false` if they do not fit, and then the message
+    /// must not be used.
+    #[inline]
+    pub(crate) fn fill(&mut self, event: &EventRef<'_>) -> bool {
+        debug_assert!(self.len == 0 && self.ids == 0 && self.tag == event.tag());
+        self.fill_items(event).is_some()
+    }
+
+    #[inline]
+    fn fill_items(&mut self, event: &EventRef<'_>) -> Option<()> {
         let mut out = Out {
-            bytes: &mut packed.bytes,
+            bytes: &mut self.bytes,
             at: 0,
         };
         let ids = [event.agent_id(), event.turn_id(), event.session_id()];
+        let mut present = 0;
         for (i, id) in ids.into_iter().enumerate() {
             if let Some(id) = id {
                 out.text(id)?;
-                packed.ids |= 1 << i;
+                present |= 1 << i;
             }
         }
         let shapes = event.tag().shapes();
@@ -156,15 +186,26 @@ impl Packed {
                 _ => return None,
             }
         }
-        packed.len = out.at as u16;
-        Some(packed)
+        self.len = out.at as u16;
+        self.ids = present;
+        Some(())
+    }
+
+    /// The written bytes.
+    #[inline]
+    fn written(&self) -> &[u8] {
+        let len = usize::from(self.len).min(INLINE);
+        // SAFETY: `len` is 0 until `fill_items` succeeds, and then it is
+        // the number of leading bytes that `Out::put` wrote; nothing else
+        // sets it. `MaybeUninit<u8>` has the layout of `u8`.
+        unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), len) }
     }
 
     /// Calls `f` with the event as an `EventRef` over this copy.
     #[inline]
     pub(crate) fn unpack<R>(&self, f: impl FnOnce(&EventRef<'_>) -> R) -> R {
         let mut input = In {
-            bytes: &self.bytes[..self.len as usize],
+            bytes: self.written(),
             at: 0,
         };
         let mut ids = [None; 3];
@@ -290,6 +331,51 @@ mod tests {
             }
         }
         assert_eq!(packed_some, (Tag::ALL.len() - 1) * seeds * id_sets.len());
+    }
+
+    /// The sink's own path: the header written into a queue slot, the
+    /// bytes filled in there, and the message read back where it lies
+    /// (twice round a two-slot ring, so slots are reused with old bytes).
+    #[test]
+    fn filled_in_place_in_a_queue_slot() {
+        use super::super::ring::Ring;
+        use super::super::Msg;
+        let ring = Ring::<Msg>::new(2);
+        let mut rx = ring.consumer().unwrap();
+        let numbers = numbers();
+        for (round, &tag) in Tag::ALL
+            .iter()
+            .enumerate()
+            .take(if cfg!(miri) { 5 } else { 16 })
+        {
+            let fields = fields_for(tag, round, &numbers);
+            let event = EventRef::at(tag, &fields, 1_767_225_600_000_000 + round as i64).ids(
+                Some("agent-1"),
+                None,
+                Some("sess"),
+            );
+            ring.claim()
+                .unwrap()
+                .write_then(Msg::Packed(Packed::header(&event)), |m| {
+                    if let Msg::Packed(p) = m {
+                        if !p.fill(&event) {
+                            *m = Msg::Event(event.to_event());
+                        }
+                    }
+                });
+            let got = rx.pop_with(|m| match m {
+                Msg::Packed(p) => p.unpack(lines),
+                Msg::Event(ev) => {
+                    assert_eq!(tag, Tag::SkillAuthored, "only the list type is owned");
+                    [
+                        json::to_line(ev, Format::Compact),
+                        json::to_line(ev, Format::Python),
+                    ]
+                }
+                _ => unreachable!(),
+            });
+            assert_eq!(got, Some(lines(&event)), "{tag:?}");
+        }
     }
 
     #[test]

@@ -178,14 +178,12 @@ mod loom_tests {
     }
 }
 
-/// The flush protocol on top of the handshake, with the queue modelled as
-/// a locked FIFO (the real one is crossbeam's lock-free `ArrayQueue`, which
-/// loom cannot see into; both are linearizable FIFOs, which is all the
-/// protocol relies on).
+/// The flush protocol on top of the handshake and the sink's real queue
+/// (`ring`, whose atomics and slots loom sees): the writer sleeps through
+/// the handshake whenever the next message is not published.
 #[cfg(all(test, loom))]
 mod loom_flush_model {
-    use std::collections::VecDeque;
-
+    use super::super::ring::Ring;
     use super::*;
     use loom::sync::atomic::AtomicBool;
     use loom::sync::{Arc, Condvar, Mutex};
@@ -198,22 +196,23 @@ mod loom_flush_model {
     }
 
     struct Shared {
-        queue: Mutex<VecDeque<Msg>>,
+        queue: Ring<Msg>,
         written: Mutex<Vec<u32>>,
         wake: Wake<thread::Thread>,
     }
 
     impl Shared {
+        /// As the sink does: claim, write in place, publish, notify. The
+        /// ring has room for every message of the model.
         fn push(&self, m: Msg) {
-            self.queue.lock().unwrap().push_back(m);
+            self.queue.claim().expect("room").write(m);
             self.wake.notify();
         }
     }
 
     /// A producer emits an event and then tells another thread, which
     /// flushes: when the flush returns, the event (emitted before it, in
-    /// happens-before order, by another thread) is written. The writer
-    /// sleeps through the handshake whenever the queue is empty, so a lost
+    /// happens-before order, by another thread) is written. A lost
     /// wake-up would show up as a deadlock.
     #[test]
     fn flush_returns_after_every_earlier_event_is_written() {
@@ -225,18 +224,26 @@ mod loom_flush_model {
             let (tx, rx) = loom::sync::mpsc::channel::<Arc<Shared>>();
             let writer = thread::spawn(move || {
                 let shared = rx.recv().unwrap();
+                let mut queue = shared.queue.consumer().unwrap();
                 loop {
-                    let msg = shared.queue.lock().unwrap().pop_front();
-                    match msg {
-                        Some(Msg::Event(e)) => shared.written.lock().unwrap().push(e),
-                        Some(Msg::Flush(done)) => {
+                    let stop = queue.pop_with(|msg| match msg {
+                        Msg::Event(e) => {
+                            shared.written.lock().unwrap().push(*e);
+                            false
+                        }
+                        Msg::Flush(done) => {
                             *done.0.lock().unwrap() = true;
                             done.1.notify_all();
+                            false
                         }
-                        Some(Msg::Stop) => return,
+                        Msg::Stop => true,
+                    });
+                    match stop {
+                        Some(true) => return,
+                        Some(false) => {}
                         None => {
                             shared.wake.begin_drain();
-                            if shared.queue.lock().unwrap().is_empty() {
+                            if !queue.ready() {
                                 shared.wake.sleep(thread::park);
                             }
                         }
@@ -244,7 +251,7 @@ mod loom_flush_model {
                 }
             });
             let shared = Arc::new(Shared {
-                queue: Mutex::new(VecDeque::new()),
+                queue: Ring::new(4),
                 written: Mutex::new(Vec::new()),
                 wake: Wake::new(),
             });

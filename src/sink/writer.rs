@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::ring::Consumer;
 use super::target::Target;
 use super::{Completion, Msg, Shared};
 use crate::collector::Error;
@@ -97,8 +98,16 @@ impl Writer {
     /// marks the sink closed, so producers never block on a dead writer.
     pub(crate) fn run(mut self) -> Result<(), Error> {
         let shared = self.shared.clone();
-        let result = catch_unwind(AssertUnwindSafe(|| self.main_loop()))
-            .unwrap_or_else(|_| Err(Error::Panicked("the audit writer thread panicked".into())));
+        let result = match shared.queue.consumer() {
+            Some(mut rx) => catch_unwind(AssertUnwindSafe(|| self.main_loop(&mut rx)))
+                .unwrap_or_else(|_| {
+                    Err(Error::Panicked("the audit writer thread panicked".into()))
+                }),
+            None => Err(Error::Panicked(
+                "the sink's queue already has a reader".into(),
+            )),
+        };
+        shared.queue.close();
         shared.closed.store(true, Ordering::SeqCst);
         shared.space.notify();
         result
@@ -108,11 +117,11 @@ impl Writer {
         self.done < self.buf.len()
     }
 
-    fn main_loop(&mut self) -> Result<(), Error> {
+    fn main_loop(&mut self, rx: &mut Consumer<'_, Msg>) -> Result<(), Error> {
         let mut next_tick = Instant::now() + self.cfg.flush_interval;
         let mut close_deadline = None;
         loop {
-            let popped = self.drain();
+            let popped = self.drain(rx);
             self.report_drops();
             let now = Instant::now();
             if self.held() && (self.fault.is_none() || now >= self.retry_at) {
@@ -124,11 +133,13 @@ impl Writer {
             }
             if self.shared.closed.load(Ordering::SeqCst) {
                 let deadline = *close_deadline.get_or_insert(now + self.cfg.close_timeout);
-                if self.shared.queue.is_empty() && !self.held() {
+                // `drained`: the ring is closed too and every message it
+                // accepted has been handled; nothing can arrive any more.
+                if rx.drained() && !self.held() {
                     return self.finish();
                 }
                 if self.fault.is_some() && now >= deadline {
-                    return Err(self.abandon());
+                    return Err(self.abandon(rx));
                 }
             }
             if popped > 0 && self.fault.is_none() {
@@ -141,7 +152,7 @@ impl Writer {
                 // microsecond or more, and on a small machine a context
                 // switch onto the producer's own CPU). First a busy poll,
                 // then timed naps that leave the handshake untouched.
-                if self.spin_for_work() {
+                if self.spin_for_work(rx) {
                     continue;
                 }
                 if now.duration_since(self.last_work) < LINGER {
@@ -154,7 +165,7 @@ impl Writer {
                 // here keeps the writer off the state's cache line while
                 // it has work, so producers' notifications stay cheap.
                 self.shared.wake.begin_drain();
-                if !self.shared.queue.is_empty() {
+                if rx.ready() {
                     continue;
                 }
             } else {
@@ -175,10 +186,10 @@ impl Writer {
 
     /// Polls the queue until `SPIN` after the last work; whether work
     /// arrived.
-    fn spin_for_work(&self) -> bool {
+    fn spin_for_work(&self, rx: &Consumer<'_, Msg>) -> bool {
         loop {
             for _ in 0..64 {
-                if !self.shared.queue.is_empty() || self.shared.closed.load(Ordering::Relaxed) {
+                if rx.ready() || self.shared.closed.load(Ordering::Relaxed) {
                     return true;
                 }
                 std::hint::spin_loop();
@@ -191,17 +202,13 @@ impl Writer {
 
     /// Pops and handles messages until the queue is empty (or, during a
     /// fault, the buffer is at its bound). Returns how many it popped.
-    fn drain(&mut self) -> usize {
+    fn drain(&mut self, rx: &mut Consumer<'_, Msg>) -> usize {
         let mut popped = 0usize;
         let hold_limit = self.cfg.batch_bytes * 4;
         while self.fault.is_none() || self.buf.len() < hold_limit {
-            let Some(msg) = self.shared.queue.pop() else {
-                break;
-            };
-            popped += 1;
-            // By reference: moving a 400-byte event out of the message
-            // is a copy per event.
-            match &msg {
+            // In place: the message is read where the producer wrote it
+            // and dropped there.
+            let handled = rx.pop_with(|msg| match msg {
                 Msg::Event(ev) => self.serialise(ev),
                 Msg::Packed(p) => p.unpack(|ev| self.serialise(ev)),
                 Msg::Flush(done) => self.flush(done),
@@ -210,8 +217,11 @@ impl Writer {
                     let r = self.target.reopen().map_err(Error::from);
                     done.complete(r);
                 }
+            });
+            if handled.is_none() {
+                break;
             }
-            drop(msg);
+            popped += 1;
             // Wake blocked producers only once half the queue is free: a
             // producer that outpaces the writer then blocks once per half
             // queue, not once per few events (each wake-up is a futex call
@@ -388,17 +398,22 @@ impl Writer {
 
     /// Gives up after the close timeout with a fault still present: counts
     /// what could not be written and reports it.
-    fn abandon(&mut self) -> Error {
+    fn abandon(&mut self, rx: &mut Consumer<'_, Msg>) -> Error {
         let mut lost = self.buf[self.done..]
             .iter()
             .filter(|&&b| b == b'\n')
             .count() as u64;
-        while let Some(msg) = self.shared.queue.pop() {
-            match msg {
+        // The ring is closed: wait out producers still writing a claimed
+        // slot, so that every accepted event is counted here.
+        while !rx.drained() {
+            let popped = rx.pop_with(|msg| match msg {
                 Msg::Event(_) | Msg::Packed(_) => lost += 1,
                 Msg::Flush(done) | Msg::Reopen(done) => {
                     done.complete(Err(Error::Closed { count: 0 }));
                 }
+            });
+            if popped.is_none() {
+                std::thread::yield_now();
             }
         }
         self.shared
