@@ -41,10 +41,16 @@ impl Flaky {
 
 impl Write for Flaky {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let mut frozen = self.frozen.0.lock().unwrap();
-        while *frozen {
-            frozen = self.frozen.1.wait(frozen).unwrap();
-        }
+        // A freeze thaws by itself after 10 s: should a test fail while
+        // the writer is frozen, dropping the sink (which joins the writer)
+        // then ends instead of hanging the test binary.
+        let frozen = self.frozen.0.lock().unwrap();
+        let (mut frozen, _) = self
+            .frozen
+            .1
+            .wait_timeout_while(frozen, Duration::from_secs(10), |f| *f)
+            .unwrap();
+        *frozen = false;
         if self.failing.load(Ordering::SeqCst) {
             return Err(io::Error::other("injected EIO"));
         }
