@@ -374,12 +374,27 @@ impl JsonlSink {
         }
     }
 
+    /// Notifies the writer when dropped: after the message is published,
+    /// or after the hole that replaces it if building it unwound.
+    #[inline]
+    fn notify_on_drop(&self) -> impl Drop + '_ {
+        struct Notify<'a>(&'a Wake);
+        impl Drop for Notify<'_> {
+            #[inline]
+            fn drop(&mut self) {
+                self.0.notify();
+            }
+        }
+        Notify(&self.shared.wake)
+    }
+
     /// Queues one event given by its parts: the text is copied straight
     /// into the queue slot when it fits (no allocation), otherwise the
     /// owned event is built and queued. Otherwise as [`JsonlSink::emit`].
     #[inline]
     pub fn emit_ref(&self, event: &EventRef<'_>) {
         if let Some(slot) = self.claim() {
+            let _notify = self.notify_on_drop();
             slot.write_then(Msg::Packed(Packed::header(event)), |msg| {
                 if let Msg::Packed(packed) = msg {
                     if !packed.fill(event) {
@@ -387,7 +402,6 @@ impl JsonlSink {
                     }
                 }
             });
-            self.shared.wake.notify();
         }
     }
 

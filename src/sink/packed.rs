@@ -188,6 +188,9 @@ impl Packed {
         }
         self.len = out.at as u16;
         self.ids = present;
+        // What `unpack` decodes by: always the tag of the fields just
+        // written, whatever `header` was given.
+        self.tag = event.tag();
         Some(())
     }
 

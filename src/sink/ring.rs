@@ -71,7 +71,9 @@
 //! Claims are lock-free. Like every array queue of this design, the
 //! consumer must wait for a claimed slot to be published; a producer
 //! preempted between its claim and its publication delays the consumer
-//! (never other producers) until it runs again.
+//! until it runs again, and once the ring has filled behind that slot,
+//! other producers find it full (they wait, or drop and count in lossy
+//! mode).
 
 use std::mem::MaybeUninit;
 
@@ -128,11 +130,11 @@ unsafe impl<T: Send> Sync for Ring<T> {}
 impl<T> Ring<T> {
     /// A ring of at least `capacity` slots (rounded up to a power of two).
     pub(crate) fn new(capacity: usize) -> Ring<T> {
-        let capacity = capacity.max(1).next_power_of_two();
-        assert!(
-            capacity <= usize::MAX / STEP / 4,
-            "ring capacity {capacity} is too large"
-        );
+        let capacity = capacity
+            .max(1)
+            .checked_next_power_of_two()
+            .filter(|&c| c <= usize::MAX / STEP / 4)
+            .unwrap_or_else(|| panic!("ring capacity {capacity} is too large"));
         let slots = (0..capacity)
             .map(|i| Slot {
                 stamp: AtomicUsize::new(i * STEP),
@@ -187,8 +189,18 @@ impl<T> Ring<T> {
                     Err(now) => tail = now,
                 },
                 // The slot still holds last lap's message (or its producer
-                // is still writing it): every slot is taken.
-                d if d < 0 => return Err(Refused::Full),
+                // is still writing it): every slot is taken, unless this
+                // stamp is stale. The consumer stores `head` after it
+                // releases a slot, so a `head` read with acquire that says
+                // "room" makes the release visible to the next look.
+                d if d < 0 => {
+                    let head = self.head.load(Ordering::Acquire);
+                    if Self::ahead(tail, head) >= (STEP * self.capacity()) as isize {
+                        return Err(Refused::Full);
+                    }
+                    crate::sync::spin_loop();
+                    tail = self.tail.load(Ordering::Relaxed);
+                }
                 // Other producers claimed `tail` and beyond meanwhile.
                 _ => {
                     crate::sync::spin_loop();
@@ -231,9 +243,11 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        // No producer or consumer is left (`&mut self`); every claim was
-        // published (a `Claim` publishes when it is dropped), so the
-        // messages are the filled slots from `head` on.
+        // No producer or consumer is left (`&mut self`), and a `Claim`
+        // publishes when it is dropped, so the messages are the filled
+        // slots from `head` on. (A `Claim` leaked with `mem::forget` leaves
+        // its slot unpublished: the walk stops there, which leaks what
+        // follows but never reads a slot twice or unwritten.)
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let slot = self.slot(head);
@@ -383,19 +397,36 @@ struct Release<'c, 'a, T> {
 impl<T> Drop for Release<'_, '_, T> {
     #[inline]
     fn drop(&mut self) {
-        let c = &mut *self.consumer;
-        let slot = c.ring.slot(c.head);
+        let ring = self.consumer.ring;
+        let slot = ring.slot(self.consumer.head);
+        // Hands the slot on even if the message's destructor panics: the
+        // message then counts as dropped, and is never dropped twice.
+        let _advance = Advance(&mut *self.consumer);
         if self.drop_value {
             slot.value.with_mut(|p| {
                 // SAFETY: the slot holds `head`'s published message, read
                 // by the consumer and not yet dropped; no producer can
-                // claim the slot before the stamp store below.
+                // claim the slot before `_advance` stores the next stamp.
                 unsafe { (*p).assume_init_drop() }
             });
         }
+    }
+}
+
+/// Stores the next lap's stamp in `head`'s slot, then moves `head` on.
+struct Advance<'c, 'a, T>(&'c mut Consumer<'a, T>);
+
+impl<T> Drop for Advance<'_, '_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        let c = &mut *self.0;
         let lap = STEP * c.ring.capacity();
-        slot.stamp
+        c.ring
+            .slot(c.head)
+            .stamp
             .store(c.head.wrapping_add(lap), Ordering::Release);
+        // After the stamp: a producer that reads this `head` sees the
+        // release (see `claim`).
         c.head = c.head.wrapping_add(STEP);
         c.ring.head.store(c.head, Ordering::Release);
     }
@@ -505,6 +536,43 @@ mod tests {
             assert_eq!(Arc::strong_count(&token), 3);
         }
         assert_eq!(Arc::strong_count(&token), 1, "no leak, no double drop");
+    }
+
+    #[test]
+    fn a_panicking_destructor_still_frees_the_slot_and_drops_once() {
+        use std::sync::atomic::AtomicUsize as Count;
+        static DROPS: Count = Count::new(0);
+        struct Bomb(bool);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+                if self.0 {
+                    panic!("destructor");
+                }
+            }
+        }
+        {
+            let ring = Ring::new(2);
+            let mut c = ring.consumer().unwrap();
+            ring.claim().unwrap().write(Bomb(true));
+            ring.claim().unwrap().write(Bomb(false));
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                c.pop_with(|_| ());
+            }));
+            assert!(unwound.is_err());
+            assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+            // The next message is the second one, not the first again.
+            assert_eq!(c.pop_with(|b| b.0), Some(false));
+            assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+            assert_eq!(ring.len(), 0);
+        }
+        assert_eq!(DROPS.load(Ordering::SeqCst), 2, "nothing dropped twice");
+    }
+
+    #[test]
+    #[should_panic(expected = "too large")]
+    fn an_impossible_capacity_is_refused() {
+        let _ = Ring::<u8>::new(usize::MAX);
     }
 
     #[test]
