@@ -845,15 +845,8 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
+    use crate::sync::model;
     use loom::sync::Arc;
-
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(3);
-        }
-        builder.check(f);
-    }
 
     /// Two producers race for the first bucket (and one of them
     /// pre-allocates the second) while a reader snapshots.

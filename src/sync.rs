@@ -60,3 +60,16 @@ impl<T: ?Sized> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+/// Runs a loom model with this crate's bounds: at most three preemptions
+/// unless `LOOM_MAX_PREEMPTIONS` says otherwise, and room for the branches
+/// of threads that poll each other with `yield_now`.
+#[cfg(all(test, loom))]
+pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.max_branches = builder.max_branches.max(100_000);
+    builder.check(f);
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use agent_audit::json::LineParser;
 use agent_audit::sink::{JsonlSink, Rotation};
 use agent_audit::{Collector, Emitter, Event, Format};
-use common::{emit_numbered, numbered, read_numbered, scratch_dir, SharedBuf};
+use common::{emit_numbered, numbered, read_numbered, scratch_dir, xorshift, SharedBuf};
 
 #[test]
 fn writes_every_event_from_many_threads() {
@@ -103,10 +103,7 @@ fn stress_four_producers_with_random_flushes() {
             s.spawn(move || {
                 let mut x = seed + 1;
                 while running.load(Ordering::Acquire) > 0 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    std::thread::sleep(Duration::from_micros(x % 3000));
+                    std::thread::sleep(Duration::from_micros(xorshift(&mut x) % 3000));
                     let known: Vec<i64> =
                         progress.iter().map(|a| a.load(Ordering::Acquire)).collect();
                     sink.flush().unwrap();
@@ -154,10 +151,7 @@ fn short_lived_sinks_closed_at_random_moments_lose_nothing() {
     let dir = scratch_dir("short-lived");
     let mut x = 0x2545_f491_4f6c_dd1d_u64;
     for round in 0..100 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let n = (x % 3000) as i64;
+        let n = (xorshift(&mut x) % 3000) as i64;
         let path = dir.join(format!("round-{round}.jsonl"));
         let sink = Arc::new(JsonlSink::builder().capacity(64).open(&path).unwrap());
         std::thread::scope(|s| {
@@ -194,10 +188,7 @@ fn emits_racing_with_close_are_written_or_counted() {
     let dir = scratch_dir("close-race");
     let mut x = 0x9e37_79b9_7f4a_7c15_u64;
     for round in 0..40 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let spin = x % 200_000;
+        let spin = xorshift(&mut x) % 200_000;
         let n = 20_000i64;
         let path = dir.join(format!("round-{round}.jsonl"));
         let sink = Arc::new(JsonlSink::builder().capacity(64).open(&path).unwrap());

@@ -630,19 +630,9 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
+    use crate::sync::model;
     use loom::sync::Arc;
     use loom::thread;
-
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(3);
-        }
-        // Threads that wait for each other (a full ring, an empty one)
-        // poll with `yield_now`; each poll is a branch.
-        builder.max_branches = 100_000;
-        builder.check(f);
-    }
 
     /// Two producers race for the claims of a two-slot ring while the
     /// consumer polls: each message is read once and whole, and loom checks

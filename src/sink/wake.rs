@@ -133,11 +133,7 @@ mod loom_tests {
     /// ordering the drain needs must come from the handshake itself.
     #[test]
     fn no_lost_wakeup() {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(3);
-        }
-        builder.check(|| {
+        crate::sync::model(|| {
             let queued = Arc::new(AtomicUsize::new(0));
             let (tx, rx) = loom::sync::mpsc::channel::<Arc<Wake<thread::Thread>>>();
             let q = queued.clone();
@@ -216,11 +212,7 @@ mod loom_flush_model {
     /// wake-up would show up as a deadlock.
     #[test]
     fn flush_returns_after_every_earlier_event_is_written() {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(3);
-        }
-        builder.check(|| {
+        crate::sync::model(|| {
             let (tx, rx) = loom::sync::mpsc::channel::<Arc<Shared>>();
             let writer = thread::spawn(move || {
                 let shared = rx.recv().unwrap();

@@ -105,3 +105,12 @@ impl std::io::Write for SharedBuf {
         Ok(())
     }
 }
+
+/// The next number of a xorshift64 sequence (seed `x` must not be 0):
+/// cheap, repeatable randomness for choosing sizes and moments in tests.
+pub fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
