@@ -368,7 +368,7 @@ impl JsonlSink {
     /// drops and counts it (lossy mode).
     #[inline]
     pub fn emit(&self, event: Event) {
-        if let Some(slot) = self.claim() {
+        if let Some(slot) = self.claim(None) {
             slot.write(Msg::Event(event));
             self.shared.wake.notify();
         }
@@ -393,7 +393,7 @@ impl JsonlSink {
     /// owned event is built and queued. Otherwise as [`JsonlSink::emit`].
     #[inline]
     pub fn emit_ref(&self, event: &EventRef<'_>) {
-        if let Some(slot) = self.claim() {
+        if let Some(slot) = self.claim(None) {
             let _notify = self.notify_on_drop();
             slot.write_then(Msg::Packed(Packed::header(event)), |msg| {
                 if let Msg::Packed(packed) = msg {
@@ -405,21 +405,23 @@ impl JsonlSink {
         }
     }
 
-    /// A slot for one event, or `None` if the event is not to be queued
-    /// (dropped in lossy mode, or the sink is closed: counted either way).
+    /// A slot for one event, or `None` if the event is not to be queued:
+    /// the sink is closed (counted), the queue is full in lossy mode
+    /// (dropped and counted) or stayed full for `timeout`, if one is given
+    /// (which lossy mode then waits out too).
     #[inline]
-    fn claim(&self) -> Option<Claim<'_, Msg>> {
+    fn claim(&self, timeout: Option<Duration>) -> Option<Claim<'_, Msg>> {
         match self.shared.queue.claim() {
             Ok(slot) => Some(slot),
             Err(Refused::Closed) => {
                 self.count_after_close();
                 None
             }
-            Err(Refused::Full) if self.shared.lossy => {
+            Err(Refused::Full) if self.shared.lossy && timeout.is_none() => {
                 self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 None
             }
-            Err(Refused::Full) => self.claim_slow(None, true),
+            Err(Refused::Full) => self.claim_slow(timeout.map(|t| Instant::now() + t), true),
         }
     }
 
@@ -427,15 +429,7 @@ impl JsonlSink {
     /// event back if there was none (or the sink is closed).
     #[allow(clippy::result_large_err)] // the event itself is the error value
     pub fn emit_timeout(&self, event: Event, timeout: Duration) -> Result<(), Event> {
-        let slot = match self.shared.queue.claim() {
-            Ok(slot) => Some(slot),
-            Err(Refused::Closed) => {
-                self.count_after_close();
-                None
-            }
-            Err(Refused::Full) => self.claim_slow(Some(Instant::now() + timeout), true),
-        };
-        match slot {
+        match self.claim(Some(timeout)) {
             Some(slot) => {
                 slot.write(Msg::Event(event));
                 self.shared.wake.notify();

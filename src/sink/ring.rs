@@ -337,16 +337,13 @@ impl<T> Consumer<'_, T> {
     #[inline]
     pub(crate) fn pop_with<R>(&mut self, f: impl FnOnce(&T) -> R) -> Option<R> {
         loop {
-            let slot = self.ring.slot(self.head);
+            let ring = self.ring;
+            let slot = ring.slot(self.head);
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == self.head.wrapping_add(FILLED) {
                 // Frees the slot even if `f` unwinds (the writer catches
                 // its own panics and still drains at close).
-                let release = Release {
-                    consumer: self,
-                    drop_value: true,
-                };
-                let slot = release.consumer.ring.slot(release.consumer.head);
+                let _release = Release(self);
                 return Some(slot.value.with(|p| {
                     // SAFETY: `FILLED` for `head`, read with acquire: the
                     // producer's write happens-before this read, and the
@@ -358,10 +355,8 @@ impl<T> Consumer<'_, T> {
             if stamp != self.head.wrapping_add(HOLE) {
                 return None;
             }
-            drop(Release {
-                consumer: self,
-                drop_value: false,
-            });
+            // A hole: nothing to read or drop.
+            drop(Advance(self));
         }
     }
 
@@ -387,29 +382,24 @@ impl<T> Drop for Consumer<'_, T> {
     }
 }
 
-/// Drops the message at the consumer's `head` (if asked), hands the slot
-/// to the next lap and advances `head`.
-struct Release<'c, 'a, T> {
-    consumer: &'c mut Consumer<'a, T>,
-    drop_value: bool,
-}
+/// Drops the message at the consumer's `head`, then hands the slot to the
+/// next lap and advances `head`.
+struct Release<'c, 'a, T>(&'c mut Consumer<'a, T>);
 
 impl<T> Drop for Release<'_, '_, T> {
     #[inline]
     fn drop(&mut self) {
-        let ring = self.consumer.ring;
-        let slot = ring.slot(self.consumer.head);
+        let ring = self.0.ring;
+        let slot = ring.slot(self.0.head);
         // Hands the slot on even if the message's destructor panics: the
         // message then counts as dropped, and is never dropped twice.
-        let _advance = Advance(&mut *self.consumer);
-        if self.drop_value {
-            slot.value.with_mut(|p| {
-                // SAFETY: the slot holds `head`'s published message, read
-                // by the consumer and not yet dropped; no producer can
-                // claim the slot before `_advance` stores the next stamp.
-                unsafe { (*p).assume_init_drop() }
-            });
-        }
+        let _advance = Advance(&mut *self.0);
+        slot.value.with_mut(|p| {
+            // SAFETY: the slot holds `head`'s published message, read by
+            // the consumer and not yet dropped; no producer can claim the
+            // slot before `_advance` stores the next stamp.
+            unsafe { (*p).assume_init_drop() }
+        });
     }
 }
 
