@@ -2,9 +2,12 @@
 //!
 //! Each format is a zero-sized [`Style`] and the event walk is generic over
 //! it, so the compiler emits one specialised loop per format with the
-//! separators and the escaping inlined. Strings are copied in runs: a
-//! 256-entry table says which bytes need an escape, and everything between
-//! two such bytes is one `extend_from_slice`. The schema's own keys never
+//! separators and the escaping inlined. A string with nothing to escape
+//! (most of them) is found clean sixteen bytes at a time and copied whole.
+//! One with escapes is written a word at a time: an exact mask says which
+//! of sixteen bytes need one, each eight-byte half goes out as unaligned
+//! word stores with the two-byte escapes between them, and a 256-entry
+//! table gives each byte's escape. The schema's own keys never
 //! need escaping, so each is precomputed with its separators (`,"name":`
 //! or `, "name": `) into a fixed 32-byte [`KeyBlock`] and written as one
 //! unconditional 32-byte copy into reserved capacity, of which only the
@@ -127,6 +130,9 @@ pub(crate) trait Style {
     /// marked wrongly; the lowest marked lane is always exact, so
     /// `trailing_zeros() / 8` is the index of the first byte to escape.
     fn escape_mask(w: u64) -> u64;
+    /// The bytes of `w` (little-endian lanes) that need an escape, bit `i`
+    /// for byte `i`; exact, on every target.
+    fn exact_bits(w: u64) -> u32;
     /// The bytes of `chunk` that need an escape, bit `i` for byte `i`;
     /// exact, with SSE2 (part of every x86-64 CPU).
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -194,6 +200,29 @@ fn json_specials(w: u64) -> u64 {
     control | any_zero(w ^ (LANES * u64::from(b'"'))) | any_zero(w ^ (LANES * u64::from(b'\\')))
 }
 
+/// The high bit of every lane of `x` that is zero; exact (no lane can
+/// carry into the next: `0x7f + 0x7f` stays inside a byte).
+#[inline(always)]
+fn zero_lanes(x: u64) -> u64 {
+    !((x & !HIGH).wrapping_add(!HIGH) | x) & HIGH
+}
+
+/// Control characters, `"` and `\\`, exactly.
+#[inline(always)]
+fn json_specials_exact(w: u64) -> u64 {
+    zero_lanes(w & (LANES * 0xe0))
+        | zero_lanes(w ^ (LANES * u64::from(b'"')))
+        | zero_lanes(w ^ (LANES * u64::from(b'\\')))
+}
+
+/// Lane high bits gathered into one bit per lane: bit `i` for lane `i`.
+/// Lane `k`'s bit (at `8k` after the shift) times `2^(56 - 7k)` lands on
+/// bit `56 + k`; every other product falls outside the top byte.
+#[inline(always)]
+fn lane_bits(mask: u64) -> u32 {
+    ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
 /// Sixteen bytes at a time with SSE2. There is no unsigned byte compare,
 /// so `b < n` is `max(b, n - 1) == n - 1` and `b >= n` is `max(b, n) == b`.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -222,6 +251,17 @@ mod sse2 {
             let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
             let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
             _mm_or_si128(below_space, _mm_or_si128(quote, backslash))
+        }
+    }
+
+    /// `"` and `\\`, as lanes of 0xff.
+    #[inline(always)]
+    pub(super) fn quotes(v: __m128i) -> __m128i {
+        // SAFETY: SSE2 (module `cfg`), register operations only.
+        unsafe {
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_or_si128(quote, backslash)
         }
     }
 
@@ -255,6 +295,10 @@ impl Style for Compact {
     fn escape_mask(w: u64) -> u64 {
         json_specials(w)
     }
+    #[inline(always)]
+    fn exact_bits(w: u64) -> u32 {
+        lane_bits(json_specials_exact(w))
+    }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     #[inline(always)]
     fn escape_bits(chunk: &[u8; 16]) -> u32 {
@@ -278,6 +322,12 @@ impl Style for Python {
     fn escape_mask(w: u64) -> u64 {
         // Also DEL and every byte of a non-ASCII character (>= 0x7f).
         json_specials(w) | ((w.wrapping_add(LANES) | w) & HIGH)
+    }
+    #[inline(always)]
+    fn exact_bits(w: u64) -> u32 {
+        // `(b & 0x7f) + 1` reaches 0x80 only for 0x7f: again no carry.
+        let del_and_up = ((w & !HIGH).wrapping_add(LANES) | w) & HIGH;
+        lane_bits(json_specials_exact(w) | del_and_up)
     }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     #[inline(always)]
@@ -385,8 +435,89 @@ pub(crate) fn first_special(bytes: &[u8]) -> usize {
 }
 
 /// Appends `s` as a quoted JSON string.
-#[inline]
+///
+/// Strings of 4 to 32 bytes (ids, names, types, severities: most of a
+/// line's strings) are checked and copied inline as overlapping words;
+/// the rest go through [`any_string`].
+#[inline(always)]
 pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let n = bytes.len();
+    let word = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().unwrap_or([0; 8]) };
+    let clean = |w: [u8; 8]| S::escape_mask(u64::from_le_bytes(w)) == 0;
+    if (17..=32).contains(&n) {
+        let (a, b, c, d) = (word(0), word(8), word(n - 16), word(n - 8));
+        if clean(a) && clean(b) && clean(c) && clean(d) {
+            // SAFETY: the stores cover `[0, 16)` and `[n - 16, n)`, all of
+            // `[0, n)`.
+            unsafe {
+                quoted(out, n, |dst| {
+                    dst.cast::<[u8; 8]>().write_unaligned(a);
+                    dst.add(8).cast::<[u8; 8]>().write_unaligned(b);
+                    dst.add(n - 16).cast::<[u8; 8]>().write_unaligned(c);
+                    dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(d);
+                })
+            };
+            return;
+        }
+    } else if (8..=16).contains(&n) {
+        let head: [u8; 8] = bytes[..8].try_into().unwrap_or([0; 8]);
+        let tail: [u8; 8] = bytes[n - 8..].try_into().unwrap_or([0; 8]);
+        if S::escape_mask(u64::from_le_bytes(head)) | S::escape_mask(u64::from_le_bytes(tail)) == 0
+        {
+            // SAFETY: room for `n + 2` bytes is reserved after `len`; the
+            // stores cover `[0, 1)`, `[1, 9)`, `[n - 7, n + 1)` and
+            // `[n + 1, n + 2)` from there, which together are all of it.
+            unsafe {
+                quoted(out, n, |dst| {
+                    dst.cast::<[u8; 8]>().write_unaligned(head);
+                    dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(tail);
+                })
+            };
+            return;
+        }
+    } else if (4..8).contains(&n) {
+        let head: [u8; 4] = bytes[..4].try_into().unwrap_or([0; 4]);
+        let tail: [u8; 4] = bytes[n - 4..].try_into().unwrap_or([0; 4]);
+        let w = u64::from(u32::from_le_bytes(head)) | u64::from(u32::from_le_bytes(tail)) << 32;
+        if S::escape_mask(w) == 0 {
+            // SAFETY: as above, with 4-byte words.
+            unsafe {
+                quoted(out, n, |dst| {
+                    dst.cast::<[u8; 4]>().write_unaligned(head);
+                    dst.add(n - 4).cast::<[u8; 4]>().write_unaligned(tail);
+                })
+            };
+            return;
+        }
+    }
+    any_string::<S>(out, s);
+}
+
+/// Appends `"`, `n` bytes that `fill` writes at the pointer it is given,
+/// and `"`.
+///
+/// # Safety
+///
+/// `fill` must write exactly the `n` bytes after the pointer.
+#[inline(always)]
+unsafe fn quoted(out: &mut Vec<u8>, n: usize, fill: impl FnOnce(*mut u8)) {
+    out.reserve(n + 2);
+    let len = out.len();
+    // SAFETY: `reserve` left room for `n + 2` bytes after `len`: the two
+    // quotes here and the `n` bytes the caller's `fill` writes between
+    // them, so every byte up to the new length is written.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        *dst = b'"';
+        fill(dst.add(1));
+        *dst.add(n + 1) = b'"';
+        out.set_len(len + n + 2);
+    }
+}
+
+/// Appends `s` as a quoted JSON string, of any length.
+fn any_string<S: Style>(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Most strings (ids, names, plain text) need no escape: one copy.
     let first = first_escape::<S>(bytes);
@@ -400,7 +531,7 @@ pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
     unsafe {
         let dst = out.as_mut_ptr().add(len);
         *dst = b'"';
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.add(1), first);
+        copy_bytes(&bytes[..first], dst.add(1));
         if clean {
             *dst.add(1 + first) = b'"';
             out.set_len(len + first + 2);
@@ -412,11 +543,51 @@ pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Escapes `s[i..]` into `out`: the writer's hot loop for strings with
-/// escapes. JSON-like tool arguments have a quote every few bytes, so
-/// instead of a bounds-checked `extend` (a `memcpy` call) per run between
-/// escapes, it reserves the worst case for a segment of input once and
-/// writes clean 8-byte words and escapes straight into that capacity.
+/// Copies `src` to `dst`. Up to sixteen bytes (ids, names, most short
+/// values) go as two overlapping loads and stores rather than a call to
+/// `memcpy`.
+///
+/// # Safety
+///
+/// `dst .. dst + src.len()` must be writable and not overlap `src`.
+#[inline(always)]
+unsafe fn copy_bytes(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    // SAFETY (every store): each covers `[0, 8)`, `[n - 8, n)`, `[0, 4)`,
+    // `[n - 4, n)` or a single index below `n`, inside the caller's range.
+    unsafe {
+        if (8..=16).contains(&n) {
+            let head: [u8; 8] = src[..8].try_into().unwrap_or([0; 8]);
+            let tail: [u8; 8] = src[n - 8..].try_into().unwrap_or([0; 8]);
+            dst.cast::<[u8; 8]>().write_unaligned(head);
+            dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(tail);
+        } else if (4..8).contains(&n) {
+            let head: [u8; 4] = src[..4].try_into().unwrap_or([0; 4]);
+            let tail: [u8; 4] = src[n - 4..].try_into().unwrap_or([0; 4]);
+            dst.cast::<[u8; 4]>().write_unaligned(head);
+            dst.add(n - 4).cast::<[u8; 4]>().write_unaligned(tail);
+        } else if n < 4 {
+            if n > 0 {
+                *dst = src[0];
+                *dst.add(n / 2) = src[n / 2];
+                *dst.add(n - 1) = src[n - 1];
+            }
+        } else {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n);
+        }
+    }
+}
+
+/// Escapes `s[i..]` into `out`: the writer's loop for strings with
+/// escapes. JSON-like tool arguments have a quote every few bytes, so it
+/// does not copy run by run between escapes (a bounds-checked `memcpy`
+/// call each): it reserves the worst case for a segment of input once,
+/// finds exactly which of sixteen bytes need an escape, and writes each
+/// eight-byte half as whole words with the escapes put between them
+/// ([`escape_word`]; [`quote_word`] when the only escapes are `"` and
+/// `\\`, the common case). The last few bytes are one word that overlaps
+/// bytes already written. Only `\u00XX` escapes and python's non-ASCII
+/// characters go one at a time.
 #[cold]
 fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
     let bytes = s.as_bytes();
@@ -429,52 +600,74 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
         let len = out.len();
         let dst = out.as_mut_ptr();
         let mut n = len;
-        // Copies `src` to `dst + n`.
-        // SAFETY (for every call below): `n - len` never exceeds `budget`:
-        // each input byte consumed in this segment adds at most `WORST`
-        // output bytes, except a final multi-byte character (12 bytes for
-        // 4 input bytes, covered by the 16 bytes of slack); `reserve`
-        // guaranteed capacity for `len + budget` bytes. The one write ahead
-        // of consumption, a whole 8-byte word of which only a prefix may be
-        // kept, needs at most 8 bytes for 8 unconsumed input bytes (16 for
-        // 16 with SSE2), well inside their `WORST` each. So `dst + n ..
-        // dst + n + src.len()` lies inside the allocation, and it cannot
-        // overlap `src`, which lives in `s` or on the stack.
+        // SAFETY (for every write through `dst` below): `n - len` never
+        // exceeds `WORST` times the input consumed in this segment (a final
+        // multi-byte character excepted: 12 bytes for 4, within the 16 of
+        // slack), and no write reaches more than 16 bytes past `n` while
+        // at least eight input bytes of the segment are unconsumed, or 8
+        // bytes while at least one is, so every write stays below
+        // `len + budget`, which `reserve` guaranteed. The writes cannot
+        // overlap their sources, which live in `s` or on the stack.
         let put = |n: &mut usize, src: &[u8]| unsafe {
             std::ptr::copy_nonoverlapping(src.as_ptr(), dst.add(*n), src.len());
             *n += src.len();
         };
         while i < seg_end {
-            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-            if i + 16 <= seg_end {
+            let rest = seg_end - i;
+            // The bytes the step covers, and how many it consumed: fewer
+            // when it stopped at a byte that needs a long escape.
+            let (step, done) = if rest >= 16 {
                 let chunk: &[u8; 16] = bytes[i..i + 16].try_into().unwrap_or(&[0; 16]);
-                let bits = S::escape_bits(chunk);
-                // As below, sixteen bytes out, then the escaped tail
-                // taken back (16 bytes for 16 unconsumed input bytes).
-                put(&mut n, chunk);
-                if bits == 0 {
-                    i += 16;
-                    continue;
-                }
-                let clean = bits.trailing_zeros() as usize;
-                n -= 16 - clean;
-                i += clean;
-            } else if i + 8 <= seg_end {
-                let chunk: [u8; 8] = bytes[i..i + 8].try_into().unwrap_or([0; 8]);
-                let mask = S::escape_mask(u64::from_le_bytes(chunk));
-                // All eight bytes go out; the ones from the first escape
-                // on are then taken back and redone below. (Within the
-                // budget: 8 bytes for 8 unconsumed input bytes.)
-                put(&mut n, &chunk);
-                if mask == 0 {
-                    i += 8;
-                    continue;
-                }
-                let clean = first_lane(mask);
-                n -= 8 - clean;
-                i += clean;
+                let lo = u64::from_le_bytes(chunk[..8].try_into().unwrap_or([0; 8]));
+                let hi = u64::from_le_bytes(chunk[8..].try_into().unwrap_or([0; 8]));
+                let (all, quotes) = chunk_bits::<S>(chunk, lo, hi);
+                // SAFETY (the three arms): as above; each word routine
+                // writes within 8 bytes past `n` and at most 2 bytes per
+                // byte it consumes.
+                let done = if all == 0 {
+                    put(&mut n, chunk);
+                    16
+                } else if all == quotes {
+                    unsafe {
+                        quote_word(dst, &mut n, lo, quotes & 0xff);
+                        quote_word(dst, &mut n, hi, quotes >> 8);
+                    }
+                    16
+                } else {
+                    unsafe {
+                        match escape_word::<S>(dst, &mut n, lo, 8, all & 0xff) {
+                            8 => 8 + escape_word::<S>(dst, &mut n, hi, 8, all >> 8),
+                            d => d,
+                        }
+                    }
+                };
+                (16, done)
+            } else if rest >= 8 {
+                let w = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+                // SAFETY: as above.
+                (8, unsafe {
+                    escape_word::<S>(dst, &mut n, w, 8, S::exact_bits(w))
+                })
+            } else if seg_end >= 8 {
+                // The segment's last eight bytes, of which the first
+                // `8 - rest` are already written: shifted out.
+                let w =
+                    u64::from_le_bytes(bytes[seg_end - 8..seg_end].try_into().unwrap_or([0; 8]));
+                let skip = 8 - rest;
+                let bits = S::exact_bits(w) >> skip;
+                // SAFETY: as above.
+                (rest, unsafe {
+                    escape_word::<S>(dst, &mut n, w >> (8 * skip), rest, bits)
+                })
+            } else {
+                (1, 0)
+            };
+            i += done;
+            if done == step {
+                continue;
             }
-            // `i` is now at a byte that needs an escape, or at the tail.
+            // `i` is now at a byte that needs a long escape, or in a
+            // string shorter than eight bytes.
             let b = bytes[i];
             match S::ESCAPE[b as usize] {
                 0 => {
@@ -509,6 +702,126 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
         // `n <= len + budget <= capacity`.
         unsafe { out.set_len(n) };
     }
+}
+
+/// Of a 16-byte chunk (also given as its two little-endian halves): the
+/// bytes that need an escape, and those of them that are `"` or `\\`; bit
+/// `i` for byte `i`, exact.
+#[inline(always)]
+fn chunk_bits<S: Style>(chunk: &[u8; 16], lo: u64, hi: u64) -> (u32, u32) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let _ = (lo, hi);
+        (
+            S::escape_bits(chunk),
+            sse2::bits(sse2::quotes(sse2::load(chunk))),
+        )
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let _ = chunk;
+        (
+            S::exact_bits(lo) | S::exact_bits(hi) << 8,
+            quote_bits(lo) | quote_bits(hi) << 8,
+        )
+    }
+}
+
+/// The bytes of `w` that are `"` or `\\`, bit `i` for byte `i`: exact.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn quote_bits(w: u64) -> u32 {
+    lane_bits(
+        zero_lanes(w ^ (LANES * u64::from(b'"'))) | zero_lanes(w ^ (LANES * u64::from(b'\\'))),
+    )
+}
+
+/// Writes `w`'s eight bytes (little-endian) at `dst + *n` with a `\\`
+/// before each byte marked in `bits` (all of them `"` or `\\`), and
+/// advances `*n` by `8 + bits.count_ones()`. Each stretch from one marked
+/// byte to the next is one unaligned 8-byte store of `w` shifted down to
+/// it, of which only the stretch is kept.
+///
+/// # Safety
+///
+/// `dst + *n .. dst + *n + 16` must be writable.
+#[inline(always)]
+unsafe fn quote_word(dst: *mut u8, n: &mut usize, w: u64, mut bits: u32) {
+    let mut from = 0;
+    while bits != 0 {
+        let at = bits.trailing_zeros() as usize;
+        // SAFETY: `*n` has grown by at most 1 per byte below `at`, and the
+        // store spans 8 bytes, then 1: inside the 16 the caller vouches for.
+        unsafe {
+            dst.add(*n)
+                .cast::<[u8; 8]>()
+                .write_unaligned((w >> (8 * from)).to_le_bytes());
+            *n += at - from;
+            *dst.add(*n) = b'\\';
+        }
+        *n += 1;
+        // The marked byte itself starts the next stretch.
+        from = at;
+        bits &= bits - 1;
+    }
+    // SAFETY: as above; `from < 8`.
+    unsafe {
+        dst.add(*n)
+            .cast::<[u8; 8]>()
+            .write_unaligned((w >> (8 * from)).to_le_bytes())
+    };
+    *n += 8 - from;
+}
+
+/// Writes the first `len` (at most 8) bytes of `w` (little-endian) at
+/// `dst + *n`, those marked in `bits` (bit `i` for byte `i`, exactly the
+/// bytes that need an escape) with their two-byte escapes, and advances
+/// `*n`. Returns the bytes consumed: `len`, or the index of the first
+/// marked byte whose escape is longer (`\u00XX`, or a python non-ASCII
+/// character), which is left to the caller.
+///
+/// # Safety
+///
+/// `dst + *n .. dst + *n + 8 + 2 × (bytes consumed)` must be writable.
+#[inline(always)]
+unsafe fn escape_word<S: Style>(
+    dst: *mut u8,
+    n: &mut usize,
+    w: u64,
+    len: usize,
+    mut bits: u32,
+) -> usize {
+    // SAFETY: each store below starts at the current `*n`, which has grown
+    // by at most 2 per byte consumed so far, and spans at most 8 bytes:
+    // inside the range the caller vouches for.
+    let store = |n: &mut usize, word: u64, keep: usize| unsafe {
+        dst.add(*n)
+            .cast::<[u8; 8]>()
+            .write_unaligned(word.to_le_bytes());
+        *n += keep;
+    };
+    let mut from = 0;
+    while bits != 0 {
+        let at = bits.trailing_zeros() as usize;
+        let escape = S::ESCAPE[(w >> (8 * at)) as u8 as usize];
+        store(n, w >> (8 * from), at - from);
+        if escape == U || escape == X {
+            return at;
+        }
+        // SAFETY: as for `store`: 2 bytes for the byte just consumed.
+        unsafe {
+            dst.add(*n)
+                .cast::<[u8; 2]>()
+                .write_unaligned([b'\\', escape])
+        };
+        *n += 2;
+        from = at + 1;
+        bits &= bits - 1;
+    }
+    if from < len {
+        store(n, w >> (8 * from), len - from);
+    }
+    len
 }
 
 /// A key from data (metadata, extra keys): escaped.
@@ -844,6 +1157,114 @@ mod tests {
         for c in &chunks {
             assert_eq!(Compact::escape_bits(c), truth::<Compact>(c), "{c:?}");
             assert_eq!(Python::escape_bits(c), truth::<Python>(c), "{c:?}");
+        }
+    }
+
+    /// The portable 8-byte test marks exactly the bytes to escape, as the
+    /// 16-byte one does.
+    #[test]
+    fn word_bits_are_exact() {
+        fn truth<S: Style>(w: u64) -> u32 {
+            let bytes = w.to_le_bytes();
+            (0..8)
+                .filter(|&i| S::ESCAPE[bytes[i] as usize] != 0)
+                .fold(0, |m, i| m | 1 << i)
+        }
+        let mut words = vec![];
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                for fill in [b'a', 0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff, b'"', b'\\'] {
+                    let mut bytes = [fill; 8];
+                    bytes[pos] = b;
+                    words.push(u64::from_le_bytes(bytes));
+                }
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..if cfg!(miri) { 1_000 } else { 100_000 } {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            words.push(x);
+        }
+        for w in words {
+            assert_eq!(Compact::exact_bits(w), truth::<Compact>(w), "{w:#018x}");
+            assert_eq!(Python::exact_bits(w), truth::<Python>(w), "{w:#018x}");
+        }
+    }
+
+    /// Escaping character by character, as the formats define it.
+    fn escaped_slowly(s: &str, python: bool) -> String {
+        let mut out = String::from("\"");
+        for ch in s.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 || (python && !(' '..='~').contains(&c)) => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// Random strings dense in escapes of every kind, at every length up
+    /// to 80 and behind a prefix of every length up to 17, against the
+    /// character-by-character escaper.
+    #[test]
+    fn strings_match_the_slow_escaper() {
+        const ALPHABET: &[char] = &[
+            'a', 'b', 'z', ' ', '~', '"', '\\', '\n', '\t', '\r', '\u{8}', '\u{c}', '\u{0}',
+            '\u{1f}', '\u{7f}', 'é', '€', '😀', '\u{ffff}', '\u{80}',
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let rounds = if cfg!(miri) { 60 } else { 20_000 };
+        for round in 0..rounds {
+            let len = (next() % 81) as usize;
+            // Half the strings mostly plain, half mostly escapes.
+            let dense = round % 2 == 0;
+            let s: String = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if dense || r % 8 == 0 {
+                        ALPHABET[(r >> 8) as usize % ALPHABET.len()]
+                    } else {
+                        'q'
+                    }
+                })
+                .collect();
+            let prefix = (next() % 18) as usize;
+            let mut c = b"x".repeat(prefix);
+            string::<Compact>(&mut c, &s);
+            assert_eq!(&c[..prefix], &b"x".repeat(prefix)[..]);
+            assert_eq!(
+                String::from_utf8_lossy(&c[prefix..]),
+                escaped_slowly(&s, false),
+                "{s:?}"
+            );
+            let mut p = Vec::new();
+            string::<Python>(&mut p, &s);
+            assert_eq!(
+                String::from_utf8_lossy(&p),
+                escaped_slowly(&s, true),
+                "{s:?}"
+            );
         }
     }
 
