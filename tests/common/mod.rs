@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use agent_audit::json::LineParser;
 use agent_audit::{Emitter, Event, Kind};
 
-/// A fresh directory for one test, on tmpfs when there is one.
-pub fn scratch_dir(name: &str) -> PathBuf {
+/// A fresh directory for one test, on tmpfs when there is one; removed
+/// with everything in it when the value is dropped.
+pub fn scratch_dir(name: &str) -> Scratch {
     let base = if Path::new("/dev/shm").is_dir() {
         PathBuf::from("/dev/shm")
     } else {
@@ -17,7 +18,29 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = base.join(format!("agent-audit-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
+}
+
+/// See [`scratch_dir`].
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Event `i` of producer `p`.
