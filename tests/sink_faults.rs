@@ -337,3 +337,101 @@ fn flush_reports_a_fault_even_when_the_queue_is_full() {
     let stats = sink.stats();
     assert!(stats.abandoned + stats.after_close > 0);
 }
+
+const FSIZE_CHILD: &str = "AGENT_AUDIT_FSIZE_CHILD";
+
+/// The child: writes to a regular file under a file-size limit, so a write
+/// fails (`EFBIG`, after a partial one) while producers, waiting for room
+/// in a tiny queue, are writing most batches themselves. Once the sink
+/// reports the fault, the limit is lifted. Prints the sink's counters.
+fn fsize_child(path: &str) -> ! {
+    // SAFETY: plain libc calls with valid arguments; ignoring SIGXFSZ makes
+    // a write past the limit fail with EFBIG instead of killing us.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
+        lim.rlim_cur = 4 << 20;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+    }
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(64)
+            .batch_bytes(4096)
+            .open(path)
+            .unwrap(),
+    );
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for p in 0..3 {
+            let sink = &sink;
+            s.spawn(move || {
+                for i in 0..20_000 {
+                    sink.emit(numbered(p, i));
+                }
+            });
+        }
+        s.spawn(|| {
+            while !sink.stats().faulted {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            // SAFETY: as above.
+            unsafe {
+                let mut lim: libc::rlimit = std::mem::zeroed();
+                assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
+                lim.rlim_cur = lim.rlim_max;
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+    });
+    assert!(done.load(Ordering::SeqCst));
+    // The first flush reports the fault; by the second it has cleared.
+    let first = sink.flush();
+    sink.flush().unwrap();
+    let stats = sink.stats();
+    println!(
+        "first-flush-error={} errors={} by-producers={}",
+        first.is_err(),
+        stats.errors,
+        stats.batches_by_producers
+    );
+    std::io::stdout().flush().unwrap();
+    std::process::exit(0)
+}
+
+/// A regular file that stops taking bytes mid-batch while producers are
+/// writing the batches (see the sink's `handoff`): the fault is reported,
+/// nothing is lost or written twice, and writing resumes in order.
+#[test]
+fn a_file_size_limit_hit_mid_batch_is_reported_and_resumed_in_order() {
+    const NAME: &str = "a_file_size_limit_hit_mid_batch_is_reported_and_resumed_in_order";
+    if let Ok(path) = std::env::var(FSIZE_CHILD) {
+        fsize_child(&path);
+    }
+    let dir = scratch_dir("fsize");
+    let path = dir.join("audit.jsonl");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture"])
+        .env(FSIZE_CHILD, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = stdout
+        .lines()
+        .find(|l| l.starts_with("first-flush-error="))
+        .unwrap_or_else(|| panic!("no report from the child: {stdout}"));
+    assert!(
+        report.contains("errors=") && !report.contains("errors=0 "),
+        "{report}"
+    );
+    let got = common::read_numbered(&[path]);
+    for p in 0..3 {
+        common::assert_sequence(&got[&p], 20_000, &format!("producer {p}"));
+    }
+}

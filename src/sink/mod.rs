@@ -24,7 +24,11 @@
 //!
 //! **Writer side** (`writer`): drains the queue, serialises events into a
 //! reused buffer, writes whole batches, and sleeps only when the queue is
-//! empty. Events reach the OS as soon as the queue runs dry, so the
+//! empty. While the queue is busy it hands full batches over instead of
+//! writing them (`handoff`), and a producer that is waiting for room in a
+//! full queue anyway writes them (regular files, lossless mode): the
+//! kernel's copy of the bytes then runs on the producer's idle core while
+//! the writer serialises the next batch. Events reach the OS as soon as the queue runs dry, so the
 //! periodic tick (`flush_interval`, default 10 ms) matters only for
 //! `fdatasync` in durable mode and for a `Write` target's own buffer.
 //!
@@ -38,6 +42,7 @@
 //! drains everything the queue accepted, flushes, and exits; `close` joins
 //! it and reports. Emits after close are refused, counted, and reported.
 
+mod handoff;
 mod packed;
 mod ring;
 mod target;
@@ -58,10 +63,15 @@ pub use target::Rotation;
 use crate::collector::{Collector, Error};
 use crate::event::{Event, EventRef};
 use crate::json::Format;
+use handoff::Output;
 use packed::Packed;
 use ring::{Claim, Refused, Ring};
 use target::{FileOptions, FileTarget, Target};
 use wake::Wake;
+
+/// How long a producer waiting for room stays awake (yielding) to write
+/// handed-over batches before it sleeps.
+const HELP_WAIT: Duration = Duration::from_micros(500);
 
 // An event travels by value: boxing it to shrink the slot would add an
 // allocation and a cross-thread free to every emit.
@@ -131,8 +141,19 @@ pub(crate) struct Counters {
     abandoned: AtomicU64,
 }
 
+impl Counters {
+    /// A batch the OS has taken.
+    pub(crate) fn record_written(&self, events: u64, bytes: usize) {
+        self.events_written.fetch_add(events, Ordering::Relaxed);
+        self.bytes_written
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
 pub(crate) struct Shared {
     queue: Ring<Msg>,
+    /// The target, and full batches on their way to it.
+    output: Output,
     wake: Wake,
     space: Space,
     closed: AtomicBool,
@@ -165,6 +186,10 @@ pub struct SinkStats {
     pub queue_depth: usize,
     /// Whether a write fault is being retried now.
     pub faulted: bool,
+    /// Batches written by producers while they waited for room in a full
+    /// queue, instead of by the writer thread (regular files only; see
+    /// the module docs).
+    pub batches_by_producers: u64,
 }
 
 /// Options for a [`JsonlSink`].
@@ -247,7 +272,9 @@ impl SinkBuilder {
         self
     }
 
-    /// Bytes serialised before a write (default 64 KiB).
+    /// Bytes serialised before a write (default 64 KiB). Up to four such
+    /// buffers exist at once: the one being filled, two handed over to
+    /// waiting producers and one being written.
     pub fn batch_bytes(mut self, bytes: usize) -> Self {
         self.batch_bytes = bytes.max(1);
         self
@@ -286,6 +313,7 @@ impl SinkBuilder {
     fn start(self, target: Target) -> io::Result<JsonlSink> {
         let shared = Arc::new(Shared {
             queue: Ring::new(self.capacity),
+            output: Output::new(target, self.lossy),
             wake: Wake::<std::thread::Thread>::new(),
             space: Space {
                 waiters: AtomicUsize::new(0),
@@ -305,7 +333,7 @@ impl SinkBuilder {
             batch_bytes: self.batch_bytes,
             close_timeout: self.close_timeout,
         };
-        let w = writer::Writer::new(shared.clone(), target, cfg);
+        let w = writer::Writer::new(shared.clone(), cfg);
         let handle = std::thread::Builder::new()
             .name("agent-audit-writer".into())
             .spawn(move || w.run())?;
@@ -453,6 +481,7 @@ impl JsonlSink {
     fn claim_slow(&self, deadline: Option<Instant>, event: bool) -> Option<Claim<'_, Msg>> {
         let shared = &*self.shared;
         let backoff = Backoff::new();
+        let mut yielding: Option<Instant> = None;
         loop {
             match shared.queue.claim() {
                 Ok(slot) => return Some(slot),
@@ -464,6 +493,14 @@ impl JsonlSink {
                 }
                 Err(Refused::Full) => {}
             }
+            // Waiting anyway: write a batch the writer handed over, if one
+            // waits and nobody else is writing (see `handoff`). Not with a
+            // deadline: a write may outlast it.
+            if deadline.is_none() && shared.output.help(&shared.stats) {
+                backoff.reset();
+                yielding = None;
+                continue;
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
@@ -471,6 +508,14 @@ impl JsonlSink {
                 backoff.snooze();
                 continue;
             }
+            if deadline.is_none() && shared.output.helping() {
+                let since = *yielding.get_or_insert_with(Instant::now);
+                if since.elapsed() < HELP_WAIT {
+                    std::thread::yield_now();
+                    continue;
+                }
+            }
+            yielding = None;
             shared.space.waiters.fetch_add(1, Ordering::SeqCst);
             let guard = shared.space.lock.lock().unwrap_or_else(|p| p.into_inner());
             // Re-check under the lock: the writer notifies under it.
@@ -620,6 +665,7 @@ impl JsonlSink {
                 .lock()
                 .map(|f| f.is_some())
                 .unwrap_or(false),
+            batches_by_producers: self.shared.output.helped(),
         }
     }
 }

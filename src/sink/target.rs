@@ -36,6 +36,8 @@ pub(crate) struct FileTarget {
     file: File,
     size: u64,
     id: (u64, u64),
+    /// Not a FIFO, socket or device: a write never waits for a reader.
+    regular: bool,
     opts: FileOptions,
 }
 
@@ -70,9 +72,26 @@ impl FileTarget {
         Ok(FileTarget {
             size: meta.len(),
             id: (meta.dev(), meta.ino()),
+            regular: meta.is_file(),
             path,
             file,
             opts,
+        })
+    }
+
+    /// The file at `path` opened read-only: every write fails (`EBADF`),
+    /// yet it is a regular file. For tests of write faults.
+    #[cfg(test)]
+    pub(crate) fn read_only(path: PathBuf) -> io::Result<FileTarget> {
+        let file = File::open(&path)?;
+        let meta = file.metadata()?;
+        Ok(FileTarget {
+            size: meta.len(),
+            id: (meta.dev(), meta.ino()),
+            regular: meta.is_file(),
+            path,
+            file,
+            opts: FileOptions::default(),
         })
     }
 
@@ -154,6 +173,11 @@ impl FileTarget {
 }
 
 impl Target {
+    /// A regular file: writes to it finish without waiting on a reader.
+    pub(crate) fn is_regular_file(&self) -> bool {
+        matches!(self, Target::File(f) if f.regular)
+    }
+
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Target::File(f) => f.write(buf),

@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::handoff::{write_batch, Batch, MAX_PENDING};
 use super::ring::Consumer;
 use super::target::Target;
 use super::{Completion, Msg, Shared};
@@ -51,7 +52,8 @@ const MOVED_CHECK: Duration = Duration::from_millis(1);
 
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    target: Target,
+    /// The target is an arbitrary `Write` (with a buffer of its own).
+    writer_target: bool,
     cfg: Config,
     buf: Vec<u8>,
     /// Bytes of `buf` the OS has taken.
@@ -73,11 +75,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn new(shared: Arc<Shared>, target: Target, cfg: Config) -> Writer {
+    pub(crate) fn new(shared: Arc<Shared>, cfg: Config) -> Writer {
         let now = Instant::now();
+        let writer_target = matches!(*shared.output.target(), Target::Writer(_));
         Writer {
             shared,
-            target,
+            writer_target,
             buf: Vec::with_capacity(cfg.batch_bytes + 4096),
             cfg,
             done: 0,
@@ -113,8 +116,9 @@ impl Writer {
         result
     }
 
+    /// Whether bytes wait to be written: in `buf`, or handed over.
     fn held(&self) -> bool {
-        self.done < self.buf.len()
+        self.done < self.buf.len() || self.shared.output.pending() > 0
     }
 
     fn main_loop(&mut self, rx: &mut Consumer<'_, Msg>) -> Result<(), Error> {
@@ -136,7 +140,11 @@ impl Writer {
                 // `drained`: the ring is closed too and every message it
                 // accepted has been handled; nothing can arrive any more.
                 if rx.drained() && !self.held() {
-                    return self.finish();
+                    // Wait for a producer still writing the last batch.
+                    self.write_out();
+                    if !self.held() {
+                        return self.finish();
+                    }
                 }
                 if self.fault.is_some() && now >= deadline {
                     return Err(self.abandon(rx));
@@ -173,7 +181,7 @@ impl Writer {
             }
             let timeout = if self.fault.is_some() {
                 self.retry_at.saturating_duration_since(now)
-            } else if self.dirty || matches!(self.target, Target::Writer(_)) {
+            } else if self.dirty || self.writer_target {
                 next_tick.saturating_duration_since(now)
             } else {
                 Duration::from_secs(1)
@@ -214,7 +222,7 @@ impl Writer {
                 Msg::Flush(done) => self.flush(done),
                 Msg::Reopen(done) => {
                     self.write_out();
-                    let r = self.target.reopen().map_err(Error::from);
+                    let r = self.shared.output.target().reopen().map_err(Error::from);
                     done.complete(r);
                 }
             });
@@ -243,86 +251,154 @@ impl Writer {
         json::write_view(&mut self.buf, ev, self.cfg.format);
         self.buf_events += 1;
         if self.buf.len() >= self.cfg.batch_bytes && self.fault.is_none() {
+            self.batch_full();
+        }
+    }
+
+    /// A full batch: handed over for a waiting producer to write while the
+    /// queue is busy (see `handoff`), otherwise written now.
+    fn batch_full(&mut self) {
+        let output = &self.shared.output;
+        let busy = self.shared.queue.len() * 2 >= self.shared.queue.capacity();
+        if busy
+            && output.helping()
+            && output.pending() < MAX_PENDING
+            && self.last_moved_check.elapsed() < MOVED_CHECK
+        {
+            let batch = Batch {
+                buf: std::mem::take(&mut self.buf),
+                done: 0,
+                events: self.buf_events,
+            };
+            self.buf = output.post(batch, self.cfg.batch_bytes + 4096);
+            self.buf_events = 0;
+            self.dirty = true;
+        } else {
             self.write_out();
         }
     }
 
     fn flush(&mut self, done: &Completion) {
         self.write_out();
-        let result = match &self.fault {
-            Some(e) => Err(Error::Io(e.clone())),
-            None => match self.target.flush(self.cfg.durable) {
-                Ok(()) => {
-                    self.dirty = false;
-                    self.first_error.take().map_or(Ok(()), Err)
+        let result = match self.fault.clone() {
+            Some(e) => Err(Error::Io(e)),
+            None => {
+                let flushed = self.shared.output.target().flush(self.cfg.durable);
+                match flushed {
+                    Ok(()) => {
+                        self.dirty = false;
+                        self.first_error.take().map_or(Ok(()), Err)
+                    }
+                    Err(e) => Err(self.record(e)),
                 }
-                Err(e) => Err(self.record(e)),
-            },
+            }
         };
         done.complete(result);
     }
 
-    /// Writes the held bytes; on error keeps them and schedules a retry.
+    /// Writes the held bytes, handed-over batches first; on error keeps
+    /// them all in `buf`, in order, and schedules a retry.
+    ///
+    /// Always takes the target's lock, so a producer still writing a batch
+    /// it took has finished (or failed, and put the batch back) when this
+    /// returns: what it wrote is written, what it could not is held.
     fn write_out(&mut self) {
+        let shared = self.shared.clone();
+        let mut target = shared.output.target();
+        // (A helper's failed batch is back among the pending ones.)
         if !self.held() {
             return;
         }
         if self.fault.is_some() {
             self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
         }
-        if let Err(e) = self.check_moved() {
+        if let Err(e) = self.check_moved(&mut target) {
             self.fail(e);
             return;
         }
-        while self.done < self.buf.len() {
-            match self.target.write(&self.buf[self.done..]) {
-                Ok(0) => {
-                    self.fail(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the log accepted no bytes",
-                    ));
-                    return;
+        // Batches handed over and not yet written are older than `buf`.
+        let (batches, helper_error) = shared.output.take_back(&mut target);
+        let mut batches = batches.into_iter();
+        let failure = match helper_error {
+            Some(e) => Some(e),
+            None => loop {
+                let Some(mut batch) = batches.next() else {
+                    break None;
+                };
+                match write_batch(&mut target, &mut batch) {
+                    Ok(()) => {
+                        self.dirty = true;
+                        shared.stats.record_written(batch.events, batch.buf.len());
+                        shared.output.recycle(batch.buf);
+                    }
+                    Err(e) => {
+                        self.absorb(std::iter::once(batch).chain(batches.by_ref()));
+                        break Some(e);
+                    }
                 }
-                Ok(n) => {
-                    self.done += n;
-                    self.dirty = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.fail(e);
-                    return;
-                }
-            }
+            },
+        };
+        if let Some(e) = failure {
+            // A helper's batches, or those after a failed one.
+            self.absorb(batches);
+            self.fail(e);
+            return;
         }
-        let stats = &self.shared.stats;
-        stats
-            .events_written
-            .fetch_add(self.buf_events, Ordering::Relaxed);
-        stats
-            .bytes_written
-            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        let mut rest = Batch {
+            buf: std::mem::take(&mut self.buf),
+            done: self.done,
+            events: self.buf_events,
+        };
+        let result = write_batch(&mut target, &mut rest);
+        if rest.done > self.done {
+            self.dirty = true;
+        }
+        self.buf = rest.buf;
+        self.done = rest.done;
+        if let Err(e) = result {
+            self.fail(e);
+            return;
+        }
+        shared.stats.record_written(self.buf_events, self.buf.len());
         self.buf.clear();
         self.done = 0;
         self.buf_events = 0;
         if self.fault.take().is_some() {
             self.retry_delay = RETRY_MIN;
             *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            shared.output.resume_helping(&target);
         }
+    }
+
+    /// Puts handed-over batches (oldest first, all older than `buf`) back
+    /// in front of `buf`'s unwritten bytes.
+    fn absorb(&mut self, batches: impl Iterator<Item = Batch>) {
+        let mut merged = Vec::new();
+        for b in batches {
+            merged.extend_from_slice(&b.buf[b.done..]);
+            self.buf_events += b.events;
+        }
+        if merged.is_empty() {
+            return;
+        }
+        merged.extend_from_slice(&self.buf[self.done..]);
+        self.buf = merged;
+        self.done = 0;
     }
 
     /// A moved file is reopened quietly (external rotation); a deleted one
     /// too, but that is reported: bytes written since the deletion are gone
     /// with the old inode.
-    fn check_moved(&mut self) -> io::Result<()> {
+    fn check_moved(&mut self, target: &mut Target) -> io::Result<()> {
         let now = Instant::now();
         if now.duration_since(self.last_moved_check) < MOVED_CHECK {
             return Ok(());
         }
         self.last_moved_check = now;
-        if let Target::File(f) = &self.target {
+        if let Target::File(f) = &*target {
             if f.moved() {
                 let deleted = f.deleted();
-                self.target.reopen()?;
+                target.reopen()?;
                 if deleted {
                     self.record(io::Error::new(
                         io::ErrorKind::NotFound,
@@ -349,6 +425,7 @@ impl Writer {
             unreachable!()
         };
         *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
+        self.shared.output.stop_helping();
         if self.fault.is_some() {
             self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
         }
@@ -361,9 +438,15 @@ impl Writer {
         if self.fault.is_some() {
             return;
         }
-        let needs = self.dirty && (self.cfg.durable || matches!(self.target, Target::Writer(_)));
+        let needs = self.dirty && (self.cfg.durable || self.writer_target);
         if needs {
-            match self.target.flush(self.cfg.durable) {
+            // Handed-over batches are due as well.
+            self.write_out();
+            if self.fault.is_some() {
+                return;
+            }
+            let result = self.shared.output.target().flush(self.cfg.durable);
+            match result {
                 Ok(()) => self.dirty = false,
                 Err(e) => self.fail(e),
             }
@@ -390,7 +473,14 @@ impl Writer {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        if let Err(e) = self.target.flush(self.cfg.durable) {
+        let result = {
+            let mut target = self.shared.output.target();
+            let r = target.flush(self.cfg.durable);
+            // Close the file now, not when the last handle to the sink goes.
+            *target = Target::Writer(Box::new(io::sink()));
+            r
+        };
+        if let Err(e) = result {
             self.record(e);
         }
         self.first_error.take().map_or(Ok(()), Err)
