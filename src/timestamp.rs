@@ -166,36 +166,49 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 fn push2(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    out.extend_from_slice(&PAIRS[v as usize % 100]);
 }
+
+/// `"00"` to `"99"`: two digits per lookup.
+static PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
 
 fn write_micros(micros: i64, out: &mut Vec<u8>) {
     let secs = micros.div_euclid(MICROS_PER_SEC);
     let frac = micros.rem_euclid(MICROS_PER_SEC) as u32;
     // Events come in bursts within the same second: keep the last
-    // `YYYY-MM-DDTHH:MM:SS` per thread (the writer's) and reuse it.
+    // `YYYY-MM-DDTHH:MM:SS` per thread (the writer's) and reuse it, copied
+    // straight from the thread's own storage.
     thread_local! {
-        static LAST: std::cell::Cell<(i64, [u8; 19])> = const { std::cell::Cell::new((i64::MIN, [0; 19])) };
+        static LAST: std::cell::RefCell<(i64, [u8; 19])> =
+            const { std::cell::RefCell::new((i64::MIN, [0; 19])) };
     }
-    let (cached, prefix) = LAST.with(|c| c.get());
-    if cached == secs {
-        out.extend_from_slice(&prefix);
-    } else {
+    let reused = LAST.with_borrow(|(cached, prefix)| {
+        let hit = *cached == secs;
+        if hit {
+            out.extend_from_slice(prefix);
+        }
+        hit
+    });
+    if !reused {
         let at = out.len();
         write_seconds(secs, out);
         if let Ok(p) = <[u8; 19]>::try_from(&out[at..]) {
-            LAST.with(|c| c.set((secs, p)));
+            LAST.with_borrow_mut(|last| *last = (secs, p));
         }
     }
     if frac != 0 {
-        out.push(b'.');
-        let mut digits = [b'0'; 6];
-        let mut f = frac;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (f % 10) as u8;
-            f /= 10;
-        }
-        out.extend_from_slice(&digits);
+        let [a, b] = PAIRS[(frac / 10_000) as usize];
+        let [c, d] = PAIRS[(frac / 100 % 100) as usize];
+        let [e, f] = PAIRS[(frac % 100) as usize];
+        out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
     }
     out.extend_from_slice(b"+00:00");
 }
@@ -307,6 +320,24 @@ mod tests {
         );
         assert_eq!(iso(951_782_400_000_000), "2000-02-29T00:00:00+00:00");
         assert_eq!(iso(-1), "1969-12-31T23:59:59.999999+00:00");
+    }
+
+    #[test]
+    fn every_sixth_digit_pattern_of_the_fraction_is_written() {
+        for frac in (0..1_000_000)
+            .step_by(7)
+            .chain([10, 100, 1_000, 10_000, 100_000, 999_999])
+        {
+            // Two seconds in turn, so the cached prefix changes each time.
+            for sec in [59, 60] {
+                let text = iso(sec * 1_000_000 + frac);
+                let want = match frac {
+                    0 => format!("1970-01-01T00:{:02}:{:02}+00:00", sec / 60, sec % 60),
+                    f => format!("1970-01-01T00:{:02}:{:02}.{f:06}+00:00", sec / 60, sec % 60),
+                };
+                assert_eq!(text, want);
+            }
+        }
     }
 
     #[test]
