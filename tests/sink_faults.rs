@@ -340,28 +340,36 @@ fn flush_reports_a_fault_even_when_the_queue_is_full() {
 
 const FSIZE_CHILD: &str = "AGENT_AUDIT_FSIZE_CHILD";
 
-/// The child: writes to a regular file under a file-size limit, so a write
-/// fails (`EFBIG`, after a partial one) while producers, waiting for room
-/// in a tiny queue, are writing most batches themselves. Once the sink
-/// reports the fault, the limit is lifted. Prints the sink's counters.
-fn fsize_child(path: &str) -> ! {
+/// Sets the soft file-size limit of this process (`None`: the hard one).
+fn limit_file_size(bytes: Option<u64>) {
     // SAFETY: plain libc calls with valid arguments; ignoring SIGXFSZ makes
     // a write past the limit fail with EFBIG instead of killing us.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         let mut lim: libc::rlimit = std::mem::zeroed();
         assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
-        lim.rlim_cur = 4 << 20;
+        lim.rlim_cur = bytes.map_or(lim.rlim_max, |b| b as libc::rlim_t);
         assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
     }
+}
+
+/// The child: writes to a regular file under a file-size limit, so a write
+/// fails (`EFBIG`, after a short one) while producers, waiting for room in
+/// a tiny queue, are writing most batches themselves. Once the sink
+/// reports the fault, the limit is lifted and everything is flushed. Then
+/// the limit comes back for good, 100 more events are emitted, and close
+/// gives up on them after its timeout. Prints the sink's counters and
+/// whether the file is still open.
+fn fsize_child(path: &str) -> ! {
+    limit_file_size(Some(4 << 20));
     let sink = Arc::new(
         JsonlSink::builder()
             .capacity(64)
             .batch_bytes(4096)
+            .close_timeout(Duration::from_millis(200))
             .open(path)
             .unwrap(),
     );
-    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         for p in 0..3 {
             let sink = &sink;
@@ -375,26 +383,32 @@ fn fsize_child(path: &str) -> ! {
             while !sink.stats().faulted {
                 std::thread::sleep(Duration::from_micros(200));
             }
-            // SAFETY: as above.
-            unsafe {
-                let mut lim: libc::rlimit = std::mem::zeroed();
-                assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
-                lim.rlim_cur = lim.rlim_max;
-                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-            }
-            done.store(true, Ordering::SeqCst);
+            limit_file_size(None);
         });
     });
-    assert!(done.load(Ordering::SeqCst));
     // The first flush reports the fault; by the second it has cleared.
     let first = sink.flush();
     sink.flush().unwrap();
+    let size = std::fs::metadata(path).unwrap().len();
+    limit_file_size(Some(size));
+    for i in 0..100 {
+        sink.emit(numbered(9, i));
+    }
+    let closed = sink.close();
     let stats = sink.stats();
+    let open = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .any(|target| target == std::path::Path::new(path));
     println!(
-        "first-flush-error={} errors={} by-producers={}",
+        "first-flush-error={} close={closed:?} errors={} events={} bytes={} \
+         abandoned={} by-producers={} still-open={open}",
         first.is_err(),
         stats.errors,
-        stats.batches_by_producers
+        stats.events_written,
+        stats.bytes_written,
+        stats.abandoned,
+        stats.batches_by_producers,
     );
     std::io::stdout().flush().unwrap();
     std::process::exit(0)
@@ -402,7 +416,9 @@ fn fsize_child(path: &str) -> ! {
 
 /// A regular file that stops taking bytes mid-batch while producers are
 /// writing the batches (see the sink's `handoff`): the fault is reported,
-/// nothing is lost or written twice, and writing resumes in order.
+/// nothing is lost or written twice, writing resumes in order, and the
+/// counters match the file. A fault that outlasts the close timeout: the
+/// events are counted as abandoned and the file is closed all the same.
 #[test]
 fn a_file_size_limit_hit_mid_batch_is_reported_and_resumed_in_order() {
     const NAME: &str = "a_file_size_limit_hit_mid_batch_is_reported_and_resumed_in_order";
@@ -426,12 +442,64 @@ fn a_file_size_limit_hit_mid_batch_is_reported_and_resumed_in_order() {
         .lines()
         .find(|l| l.starts_with("first-flush-error="))
         .unwrap_or_else(|| panic!("no report from the child: {stdout}"));
-    assert!(
-        report.contains("errors=") && !report.contains("errors=0 "),
-        "{report}"
-    );
+    let field = |name: &str| -> String {
+        let start = report.find(&format!(" {name}=")).unwrap() + name.len() + 2;
+        report[start..].split(' ').next().unwrap().to_string()
+    };
+    assert!(report.starts_with("first-flush-error=true"), "{report}");
+    assert!(report.contains("close=Err(Abandoned"), "{report}");
+    assert_ne!(field("errors"), "0", "{report}");
+    assert_eq!(field("events"), "60000", "{report}");
+    assert_eq!(field("abandoned"), "100", "{report}");
+    assert_eq!(field("still-open"), "false", "{report}");
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(field("bytes"), size.to_string(), "{report}");
     let got = common::read_numbered(&[path]);
     for p in 0..3 {
         common::assert_sequence(&got[&p], 20_000, &format!("producer {p}"));
     }
+    assert!(!got.contains_key(&9), "abandoned events reached the file");
+}
+
+/// The path moved away and replaced by a symlink (to another file) that
+/// the sink refuses to follow: the reopen fails, is reported and retried, and once the path
+/// is free again writing resumes in a new file, with every event in one
+/// of the two files exactly once, in order.
+#[test]
+fn a_failed_reopen_is_retried_until_the_path_is_usable() {
+    let dir = scratch_dir("reopen-fails");
+    let path = dir.join("audit.jsonl");
+    let old = dir.join("audit.jsonl.old");
+    let sink = JsonlSink::builder().no_follow(true).open(&path).unwrap();
+    for i in 0..100 {
+        sink.emit(numbered(0, i));
+    }
+    sink.flush().unwrap();
+    std::fs::rename(&path, &old).unwrap();
+    let elsewhere = dir.join("elsewhere");
+    std::fs::write(&elsewhere, "").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    for i in 100..200 {
+        sink.emit(numbered(0, i));
+    }
+    let err = sink.flush().unwrap_err();
+    assert!(sink.stats().faulted, "{err}");
+    std::fs::remove_file(&path).unwrap();
+    // Retries back off from 1 ms: give them a moment.
+    let mut flushed = sink.flush();
+    for _ in 0..200 {
+        if flushed.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        flushed = sink.flush();
+    }
+    flushed.unwrap();
+    for i in 200..300 {
+        sink.emit(numbered(0, i));
+    }
+    sink.close().unwrap();
+    let got = common::read_numbered(&[old, path]);
+    common::assert_sequence(&got[&0], 300, "across the failed reopen");
 }

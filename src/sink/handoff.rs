@@ -203,8 +203,9 @@ impl Output {
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return false,
         };
-        // Helping may have stopped while this thread took the lock.
-        if !self.helping() {
+        // Helping may have stopped while this thread took the lock, and a
+        // reopen may have found something else at the path.
+        if !self.helping() || !target.is_regular_file() {
             return false;
         }
         let Some(mut batch) = self.pop(&mut target) else {

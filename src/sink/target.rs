@@ -97,7 +97,8 @@ impl FileTarget {
 
     /// Reopens the path (after an external rotation or a deletion).
     pub(crate) fn reopen(&mut self) -> io::Result<()> {
-        *self = FileTarget::open(std::mem::take(&mut self.path), self.opts)?;
+        // The path is kept on failure, for the retry.
+        *self = FileTarget::open(self.path.clone(), self.opts)?;
         Ok(())
     }
 

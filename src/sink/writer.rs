@@ -113,7 +113,27 @@ impl Writer {
         shared.queue.close();
         shared.closed.store(true, Ordering::SeqCst);
         shared.space.notify();
+        self.release_target();
         result
+    }
+
+    /// On the way out, whatever the exit: no more helping, the file closed
+    /// now rather than with the last handle to the sink, and batches still
+    /// handed over (only after a panic) counted as abandoned.
+    fn release_target(&mut self) {
+        let output = &self.shared.output;
+        let mut target = output.target();
+        output.stop_helping();
+        let (left, _) = output.take_back(&mut target);
+        let lost: usize = left
+            .iter()
+            .map(|b| b.buf[b.done..].iter().filter(|&&c| c == b'\n').count())
+            .sum();
+        self.shared
+            .stats
+            .abandoned
+            .fetch_add(lost as u64, Ordering::Relaxed);
+        *target = Target::Writer(Box::new(io::sink()));
     }
 
     /// Whether bytes wait to be written: in `buf`, or handed over.
@@ -267,7 +287,9 @@ impl Writer {
         {
             let batch = Batch {
                 buf: std::mem::take(&mut self.buf),
-                done: 0,
+                // 0: `buf` is written whole or held whole, except in a
+                // fault, when nothing is handed over.
+                done: std::mem::take(&mut self.done),
                 events: self.buf_events,
             };
             self.buf = output.post(batch, self.cfg.batch_bytes + 4096);
@@ -312,12 +334,15 @@ impl Writer {
         if self.fault.is_some() {
             self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
         }
+        // Batches handed over and not yet written are older than `buf`.
+        // Taken back before anything can fail, so that a failure leaves
+        // every unwritten byte in `buf`.
+        let (batches, helper_error) = shared.output.take_back(&mut target);
         if let Err(e) = self.check_moved(&mut target) {
-            self.fail(e);
+            self.absorb(batches.into_iter());
+            self.fail(helper_error.unwrap_or(e));
             return;
         }
-        // Batches handed over and not yet written are older than `buf`.
-        let (batches, helper_error) = shared.output.take_back(&mut target);
         let mut batches = batches.into_iter();
         let failure = match helper_error {
             Some(e) => Some(e),
@@ -372,15 +397,21 @@ impl Writer {
 
     /// Puts handed-over batches (oldest first, all older than `buf`) back
     /// in front of `buf`'s unwritten bytes.
+    /// The bytes the OS already took of each are counted as written now
+    /// (their events when their last line is, as for `buf`).
     fn absorb(&mut self, batches: impl Iterator<Item = Batch>) {
         let mut merged = Vec::new();
+        let mut taken = 0;
         for b in batches {
             merged.extend_from_slice(&b.buf[b.done..]);
+            taken += b.done;
             self.buf_events += b.events;
         }
         if merged.is_empty() {
             return;
         }
+        taken += self.done;
+        self.shared.stats.record_written(0, taken);
         merged.extend_from_slice(&self.buf[self.done..]);
         self.buf = merged;
         self.done = 0;
@@ -473,13 +504,7 @@ impl Writer {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        let result = {
-            let mut target = self.shared.output.target();
-            let r = target.flush(self.cfg.durable);
-            // Close the file now, not when the last handle to the sink goes.
-            *target = Target::Writer(Box::new(io::sink()));
-            r
-        };
+        let result = self.shared.output.target().flush(self.cfg.durable);
         if let Err(e) = result {
             self.record(e);
         }
@@ -489,10 +514,24 @@ impl Writer {
     /// Gives up after the close timeout with a fault still present: counts
     /// what could not be written and reports it.
     fn abandon(&mut self, rx: &mut Consumer<'_, Msg>) -> Error {
+        // Batches still handed over (none while faulted, but make sure).
+        let left = {
+            let output = &self.shared.output;
+            output.stop_helping();
+            output.take_back(&mut output.target()).0
+        };
+        self.absorb(left.into_iter());
         let mut lost = self.buf[self.done..]
             .iter()
             .filter(|&&b| b == b'\n')
             .count() as u64;
+        // Lines wholly before `done` did reach the file.
+        self.shared
+            .stats
+            .record_written(self.buf_events.saturating_sub(lost), self.done);
+        self.buf.drain(..self.done);
+        self.done = 0;
+        self.buf_events = lost;
         // The ring is closed: wait out producers still writing a claimed
         // slot, so that every accepted event is counted here.
         while !rx.drained() {
