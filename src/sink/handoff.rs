@@ -48,6 +48,16 @@ use super::Counters;
 /// itself.
 pub(crate) const MAX_PENDING: usize = 2;
 
+/// Held by the one waiting producer that stays awake to help; handed
+/// back when dropped.
+pub(crate) struct Duty<'a>(&'a AtomicBool);
+
+impl Drop for Duty<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// Serialised events, whole lines.
 pub(crate) struct Batch {
     pub(crate) buf: Vec<u8>,
@@ -68,6 +78,8 @@ pub(crate) struct Output {
     helping: AtomicBool,
     /// Batches written by producers (a figure for tests and benchmarks).
     helped: AtomicU64,
+    /// A waiting producer is staying awake to help ([`Duty`]).
+    on_duty: AtomicBool,
     /// Producers may ever help (a regular file, lossless mode).
     helpable: bool,
 }
@@ -114,6 +126,7 @@ impl Output {
             pending: AtomicUsize::new(0),
             helping: AtomicBool::new(helpable),
             helped: AtomicU64::new(0),
+            on_duty: AtomicBool::new(false),
             helpable,
         }
     }
@@ -190,6 +203,13 @@ impl Output {
     /// Writer: no more helping until [`Output::resume_helping`].
     pub(crate) fn stop_helping(&self) {
         self.helping.store(false, Ordering::Relaxed);
+    }
+
+    /// Producer waiting for room: the duty of staying awake to help,
+    /// unless another producer has it. One is enough to keep up with the
+    /// writer; more would only take the writer's core from it.
+    pub(crate) fn duty(&self) -> Option<Duty<'_>> {
+        (!self.on_duty.swap(true, Ordering::Acquire)).then_some(Duty(&self.on_duty))
     }
 
     /// Producer waiting for room: writes the oldest pending batch if
@@ -305,6 +325,17 @@ mod tests {
         out.resume_helping(&out.target());
         assert!(out.helping());
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// One waiting producer at a time stays awake to help.
+    #[test]
+    fn one_producer_at_a_time_is_on_duty() {
+        let out = Output::new(Target::Writer(Box::new(io::sink())), false);
+        let first = out.duty();
+        assert!(first.is_some());
+        assert!(out.duty().is_none(), "a second producer sleeps instead");
+        drop(first);
+        assert!(out.duty().is_some(), "the duty is free again once dropped");
     }
 
     /// Only regular files are helped.

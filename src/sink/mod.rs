@@ -70,7 +70,8 @@ use target::{FileOptions, FileTarget, Target};
 use wake::Wake;
 
 /// How long a producer waiting for room stays awake (yielding) to write
-/// handed-over batches before it sleeps.
+/// handed-over batches before it sleeps; one producer at a time, the
+/// others sleep at once (see `handoff`).
 const HELP_WAIT: Duration = Duration::from_micros(500);
 
 // An event travels by value: boxing it to shrink the slot would add an
@@ -481,7 +482,8 @@ impl JsonlSink {
     fn claim_slow(&self, deadline: Option<Instant>, event: bool) -> Option<Claim<'_, Msg>> {
         let shared = &*self.shared;
         let backoff = Backoff::new();
-        let mut yielding: Option<Instant> = None;
+        // While this producer is the one staying awake to help: since when.
+        let mut on_duty: Option<(handoff::Duty<'_>, Instant)> = None;
         loop {
             match shared.queue.claim() {
                 Ok(slot) => return Some(slot),
@@ -498,7 +500,9 @@ impl JsonlSink {
             // deadline: a write may outlast it.
             if deadline.is_none() && shared.output.help(&shared.stats) {
                 backoff.reset();
-                yielding = None;
+                if let Some((_, since)) = &mut on_duty {
+                    *since = Instant::now();
+                }
                 continue;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -509,13 +513,18 @@ impl JsonlSink {
                 continue;
             }
             if deadline.is_none() && shared.output.helping() {
-                let since = *yielding.get_or_insert_with(Instant::now);
-                if since.elapsed() < HELP_WAIT {
+                if on_duty.is_none() {
+                    on_duty = shared.output.duty().map(|d| (d, Instant::now()));
+                }
+                if on_duty
+                    .as_ref()
+                    .is_some_and(|(_, since)| since.elapsed() < HELP_WAIT)
+                {
                     std::thread::yield_now();
                     continue;
                 }
             }
-            yielding = None;
+            on_duty = None;
             shared.space.waiters.fetch_add(1, Ordering::SeqCst);
             let guard = shared.space.lock.lock().unwrap_or_else(|p| p.into_inner());
             // Re-check under the lock: the writer notifies under it.
