@@ -10,7 +10,10 @@
 //! a producer that is waiting for room writes it ([`Output::help`]).
 //!
 //! Nobody is woken for this. A producer helps only while it is already
-//! waiting; if none does, the writer writes the batches itself once
+//! waiting, and one of the waiting producers at a time (the holder of the
+//! [`Duty`]) stays awake for it a little while, yielding, instead of
+//! going to sleep; more would take the writer's core. If nobody helps,
+//! the writer writes the batches itself once
 //! [`MAX_PENDING`] are waiting, whenever the queue runs dry, and before
 //! any other use of the target (flush, sync, reopen, the moved check), so
 //! events reach the OS as promptly as without the hand-off.
