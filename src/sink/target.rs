@@ -69,14 +69,18 @@ impl FileTarget {
                 ));
             }
         }
-        Ok(FileTarget {
+        Ok(FileTarget::with(path, file, &meta, opts))
+    }
+
+    fn with(path: PathBuf, file: File, meta: &std::fs::Metadata, opts: FileOptions) -> FileTarget {
+        FileTarget {
             size: meta.len(),
             id: (meta.dev(), meta.ino()),
             regular: meta.is_file(),
             path,
             file,
             opts,
-        })
+        }
     }
 
     /// The file at `path` opened read-only: every write fails (`EBADF`),
@@ -85,14 +89,7 @@ impl FileTarget {
     pub(crate) fn read_only(path: PathBuf) -> io::Result<FileTarget> {
         let file = File::open(&path)?;
         let meta = file.metadata()?;
-        Ok(FileTarget {
-            size: meta.len(),
-            id: (meta.dev(), meta.ino()),
-            regular: meta.is_file(),
-            path,
-            file,
-            opts: FileOptions::default(),
-        })
+        Ok(FileTarget::with(path, file, &meta, FileOptions::default()))
     }
 
     /// Reopens the path (after an external rotation or a deletion).
