@@ -125,14 +125,11 @@ impl Writer {
         let mut target = output.target();
         output.stop_helping();
         let (left, _) = output.take_back(&mut target);
-        let lost: usize = left
-            .iter()
-            .map(|b| b.buf[b.done..].iter().filter(|&&c| c == b'\n').count())
-            .sum();
+        let lost: u64 = left.iter().map(|b| lines(&b.buf[b.done..])).sum();
         self.shared
             .stats
             .abandoned
-            .fetch_add(lost as u64, Ordering::Relaxed);
+            .fetch_add(lost, Ordering::Relaxed);
         *target = Target::Writer(Box::new(io::sink()));
     }
 
@@ -335,37 +332,28 @@ impl Writer {
             self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
         }
         // Batches handed over and not yet written are older than `buf`.
-        // Taken back before anything can fail, so that a failure leaves
-        // every unwritten byte in `buf`.
+        // Taken back before anything can fail, so that a failure (a
+        // helper's, the moved check's, or one here) leaves every unwritten
+        // byte in `buf`, in order.
         let (batches, helper_error) = shared.output.take_back(&mut target);
-        if let Err(e) = self.check_moved(&mut target) {
-            self.absorb(batches.into_iter());
-            self.fail(helper_error.unwrap_or(e));
-            return;
-        }
-        let mut batches = batches.into_iter();
-        let failure = match helper_error {
-            Some(e) => Some(e),
-            None => loop {
-                let Some(mut batch) = batches.next() else {
-                    break None;
-                };
+        let mut failure = helper_error.or_else(|| self.check_moved(&mut target).err());
+        let mut unwritten = Vec::new();
+        for mut batch in batches {
+            if failure.is_none() {
                 match write_batch(&mut target, &mut batch) {
                     Ok(()) => {
                         self.dirty = true;
                         shared.stats.record_written(batch.events, batch.buf.len());
                         shared.output.recycle(batch.buf);
+                        continue;
                     }
-                    Err(e) => {
-                        self.absorb(std::iter::once(batch).chain(batches.by_ref()));
-                        break Some(e);
-                    }
+                    Err(e) => failure = Some(e),
                 }
-            },
-        };
+            }
+            unwritten.push(batch);
+        }
         if let Some(e) = failure {
-            // A helper's batches, or those after a failed one.
-            self.absorb(batches);
+            self.absorb(unwritten);
             self.fail(e);
             return;
         }
@@ -399,7 +387,7 @@ impl Writer {
     /// in front of `buf`'s unwritten bytes.
     /// The bytes the OS already took of each are counted as written now
     /// (their events when their last line is, as for `buf`).
-    fn absorb(&mut self, batches: impl Iterator<Item = Batch>) {
+    fn absorb(&mut self, batches: Vec<Batch>) {
         let mut merged = Vec::new();
         let mut taken = 0;
         for b in batches {
@@ -520,18 +508,12 @@ impl Writer {
             output.stop_helping();
             output.take_back(&mut output.target()).0
         };
-        self.absorb(left.into_iter());
-        let mut lost = self.buf[self.done..]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
+        self.absorb(left);
+        let mut lost = lines(&self.buf[self.done..]);
         // Lines wholly before `done` did reach the file.
         self.shared
             .stats
             .record_written(self.buf_events.saturating_sub(lost), self.done);
-        self.buf.drain(..self.done);
-        self.done = 0;
-        self.buf_events = lost;
         // The ring is closed: wait out producers still writing a claimed
         // slot, so that every accepted event is counted here.
         while !rx.drained() {
@@ -558,4 +540,10 @@ impl Writer {
             cause,
         }
     }
+}
+
+/// Lines that end in these serialised bytes (a line cut at `done` counts
+/// with the part that holds its end).
+fn lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
