@@ -628,12 +628,14 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
                     put(&mut n, chunk);
                     16
                 } else if all == quotes {
+                    // SAFETY: see the arms' comment above.
                     unsafe {
                         quote_word(dst, &mut n, lo, quotes & 0xff);
                         quote_word(dst, &mut n, hi, quotes >> 8);
                     }
                     16
                 } else {
+                    // SAFETY: see the arms' comment above.
                     unsafe {
                         match escape_word::<S>(dst, &mut n, lo, 8, all & 0xff) {
                             8 => 8 + escape_word::<S>(dst, &mut n, hi, 8, all >> 8),
