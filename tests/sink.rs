@@ -444,6 +444,69 @@ fn reopen_after_an_external_move_loses_and_duplicates_nothing() {
     common::assert_sequence(&got[&0], 50_000, "producer 0");
 }
 
+/// A file moved away under a busy sink, with nobody calling `reopen`:
+/// the writer notices within its check interval, even while producers are
+/// writing most batches, and starts a new file at the path. The old file
+/// then the new one hold every event once, in each producer's order.
+#[test]
+fn a_file_moved_under_busy_producers_is_noticed_and_replaced() {
+    let dir = scratch_dir("moved-busy");
+    let path = dir.join("audit.jsonl");
+    let moved = dir.join("audit.jsonl.old");
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(64)
+            .batch_bytes(4096)
+            .open(&path)
+            .unwrap(),
+    );
+    let stop = AtomicU64::new(0);
+    let sent: Vec<AtomicI64> = (0..4).map(|_| AtomicI64::new(0)).collect();
+    std::thread::scope(|s| {
+        for p in 0..4 {
+            let (sink, stop, sent) = (&sink, &stop, &sent);
+            s.spawn(move || {
+                let emitter = Emitter::with_collector(sink.clone());
+                let agent = format!("p{p}");
+                let mut i = 0;
+                while stop.load(Ordering::Relaxed) == 0 {
+                    if p < 2 {
+                        sink.emit(numbered(p, i));
+                    } else {
+                        emit_numbered(&emitter, &agent, i);
+                    }
+                    i += 1;
+                }
+                sent[p as usize].store(i, Ordering::Relaxed);
+            });
+        }
+        // Some batches first, then the move.
+        while std::fs::metadata(&path).map_or(0, |m| m.len()) < 1 << 20 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::fs::rename(&path, &moved).unwrap();
+        let waited = std::time::Instant::now();
+        while !path.exists() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(20),
+                "the moved file was never replaced"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // And some batches into the new file.
+        while std::fs::metadata(&path).map_or(0, |m| m.len()) < 1 << 20 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        stop.store(1, Ordering::Relaxed);
+    });
+    sink.close().unwrap();
+    let got = read_numbered(&[moved, path]);
+    for p in 0..4 {
+        let n = sent[p as usize].load(Ordering::Relaxed);
+        common::assert_sequence(&got[&p], n, &format!("producer {p}"));
+    }
+}
+
 #[test]
 fn works_as_a_collector_behind_an_emitter() {
     let dir = scratch_dir("emitter");

@@ -13,10 +13,11 @@
 //! waiting, and one of the waiting producers at a time (the holder of the
 //! [`Duty`]) stays awake for it a little while, yielding, instead of
 //! going to sleep; more would take the writer's core. If nobody helps,
-//! the writer writes the batches itself once
-//! [`MAX_PENDING`] are waiting, whenever the queue runs dry, and before
-//! any other use of the target (flush, sync, reopen, the moved check), so
-//! events reach the OS as promptly as without the hand-off.
+//! the writer writes the oldest batch itself each time it hands one over
+//! with [`MAX_PENDING`] waiting, and all of them whenever the queue runs
+//! dry and before any other use of the target (flush, sync, reopen, a
+//! moved file), so events reach the OS as promptly as without the
+//! hand-off.
 //!
 //! **Order.** Only the holder of the target's lock takes a batch, the
 //! oldest, and it writes the batch before letting go of the lock. So the
@@ -47,8 +48,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use super::target::Target;
 use super::Counters;
 
-/// Full batches the writer lets wait for a helper before it writes them
-/// itself.
+/// Full batches the writer lets wait for a helper; with this many
+/// waiting, it writes the oldest itself before handing over the next.
 pub(crate) const MAX_PENDING: usize = 2;
 
 /// Held by the one waiting producer that stays awake to help; handed
@@ -231,14 +232,24 @@ impl Output {
         if !self.helping() || !target.is_regular_file() {
             return false;
         }
-        let Some(mut batch) = self.pop(&mut target) else {
-            return false;
-        };
-        match write_batch(&mut target, &mut batch) {
+        let wrote = self.write_oldest(&mut target, stats);
+        if wrote == Some(true) {
+            self.helped.fetch_add(1, Ordering::Relaxed);
+        }
+        wrote.is_some()
+    }
+
+    /// Holder of the target's lock: writes the oldest pending batch.
+    /// `None` if there was none; `Some(false)` if the write failed, in
+    /// which case the batch is back in front, the error kept for the
+    /// writer and helping off.
+    pub(crate) fn write_oldest(&self, target: &mut Target, stats: &Counters) -> Option<bool> {
+        let mut batch = self.pop(target)?;
+        match write_batch(target, &mut batch) {
             Ok(()) => {
                 stats.record_written(batch.events, batch.buf.len());
-                self.helped.fetch_add(1, Ordering::Relaxed);
                 self.recycle(batch.buf);
+                Some(true)
             }
             Err(e) => {
                 self.stop_helping();
@@ -246,9 +257,9 @@ impl Output {
                 q.pending.push_front(batch);
                 self.pending.store(q.pending.len(), Ordering::Relaxed);
                 q.error.get_or_insert(e);
+                Some(false)
             }
         }
-        true
     }
 }
 

@@ -70,6 +70,8 @@ pub(crate) struct Writer {
     dirty: bool,
     reported_drops: u64,
     last_moved_check: Instant,
+    /// The file was found moved outside `write_out`: check again there.
+    recheck_moved: bool,
     /// When the last drain found work.
     last_work: Instant,
 }
@@ -92,6 +94,7 @@ impl Writer {
             dirty: false,
             reported_drops: 0,
             last_moved_check: now,
+            recheck_moved: false,
             last_work: now,
         }
     }
@@ -274,27 +277,55 @@ impl Writer {
 
     /// A full batch: handed over for a waiting producer to write while the
     /// queue is busy (see `handoff`), otherwise written now.
+    ///
+    /// While handing over, the writer's share of the writing is one batch
+    /// at a time: when [`MAX_PENDING`] wait, it writes the oldest and
+    /// hands its own over behind the rest, so that a producer that comes
+    /// back for room finds work, and the writer soon goes back to
+    /// serialising. (Writing every pending batch and its own would leave
+    /// the producers with nothing to do but wait for ~100 µs.)
     fn batch_full(&mut self) {
-        let output = &self.shared.output;
-        let busy = self.shared.queue.len() * 2 >= self.shared.queue.capacity();
-        if busy
-            && output.helping()
-            && output.pending() < MAX_PENDING
-            && self.last_moved_check.elapsed() < MOVED_CHECK
-        {
-            let batch = Batch {
-                buf: std::mem::take(&mut self.buf),
-                // 0: `buf` is written whole or held whole, except in a
-                // fault, when nothing is handed over.
-                done: std::mem::take(&mut self.done),
-                events: self.buf_events,
-            };
-            self.buf = output.post(batch, self.cfg.batch_bytes + 4096);
-            self.buf_events = 0;
-            self.dirty = true;
-        } else {
+        let shared = self.shared.clone();
+        let output = &shared.output;
+        let busy = shared.queue.len() * 2 >= shared.queue.capacity();
+        if !busy || !output.helping() {
             self.write_out();
+            return;
         }
+        let moved_check = self.last_moved_check.elapsed() >= MOVED_CHECK;
+        if moved_check || output.pending() >= MAX_PENDING {
+            // Waits for a helper's write, if one is under way.
+            let mut target = output.target();
+            if moved_check {
+                self.last_moved_check = Instant::now();
+                if matches!(&*target, Target::File(f) if f.moved()) {
+                    // Rare: the full path, which takes the batches back
+                    // before reopening.
+                    drop(target);
+                    self.recheck_moved = true;
+                    self.write_out();
+                    return;
+                }
+            }
+            if output.write_oldest(&mut target, &shared.stats) == Some(false) {
+                // The error is the writer's to handle, with every batch
+                // taken back.
+                drop(target);
+                self.write_out();
+                return;
+            }
+            self.dirty = true;
+        }
+        let batch = Batch {
+            buf: std::mem::take(&mut self.buf),
+            // 0: `buf` is written whole or held whole, except in a
+            // fault, when nothing is handed over.
+            done: std::mem::take(&mut self.done),
+            events: self.buf_events,
+        };
+        self.buf = output.post(batch, self.cfg.batch_bytes + 4096);
+        self.buf_events = 0;
+        self.dirty = true;
     }
 
     fn flush(&mut self, done: &Completion) {
@@ -410,10 +441,11 @@ impl Writer {
     /// with the old inode.
     fn check_moved(&mut self, target: &mut Target) -> io::Result<()> {
         let now = Instant::now();
-        if now.duration_since(self.last_moved_check) < MOVED_CHECK {
+        if now.duration_since(self.last_moved_check) < MOVED_CHECK && !self.recheck_moved {
             return Ok(());
         }
         self.last_moved_check = now;
+        self.recheck_moved = false;
         if let Target::File(f) = &*target {
             if f.moved() {
                 let deleted = f.deleted();
