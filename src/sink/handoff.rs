@@ -154,6 +154,11 @@ impl Output {
         self.pending.load(Ordering::Relaxed)
     }
 
+    /// Whether a waiting producer is staying awake to help.
+    pub(crate) fn on_duty(&self) -> bool {
+        self.on_duty.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn helped(&self) -> u64 {
         self.helped.load(Ordering::Relaxed)
     }

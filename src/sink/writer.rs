@@ -253,9 +253,14 @@ impl Writer {
             // Wake blocked producers only once half the queue is free: a
             // producer that outpaces the writer then blocks once per half
             // queue, not once per few events (each wake-up is a futex call
-            // on this thread, which would slow it further).
+            // on this thread, which would slow it further). And not while
+            // a producer is awake on duty (see `handoff`): that one takes
+            // the room, and a producer woken from here is put on this
+            // thread's CPU by the scheduler here, where it would preempt
+            // the writer (sleepers look again every millisecond anyway).
             if popped.is_multiple_of(64)
                 && self.shared.queue.len() <= self.shared.queue.capacity() / 2
+                && !self.shared.output.on_duty()
             {
                 self.shared.space.notify();
             }
