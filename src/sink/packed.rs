@@ -71,8 +71,14 @@ impl Out<'_> {
     #[inline]
     fn put(&mut self, data: &[u8]) -> Option<()> {
         let end = self.at.checked_add(data.len()).filter(|&e| e <= INLINE)?;
-        for (to, &from) in self.bytes[self.at..end].iter_mut().zip(data) {
-            to.write(from);
+        let to = &mut self.bytes[self.at..end];
+        // One `memcpy`: the loop a byte at a time it replaces was ~200 of
+        // the producer's ~430 instructions for the benchmark record.
+        // SAFETY: `to` and `data` have the same length (`end - at`), and
+        // cannot overlap (`to` is borrowed mutably); `MaybeUninit<u8>` has
+        // `u8`'s layout, and writing initialised bytes into it is fine.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), to.as_mut_ptr().cast::<u8>(), data.len());
         }
         self.at = end;
         Some(())
