@@ -245,10 +245,17 @@ impl Output {
     }
 
     /// Holder of the target's lock: writes the oldest pending batch.
-    /// `None` if there was none; `Some(false)` if the write failed, in
-    /// which case the batch is back in front, the error kept for the
-    /// writer and helping off.
+    /// `None` if there was none; `Some(false)` if it was not written: the
+    /// write failed (the batch is back in front, the error kept for the
+    /// writer and helping off), or helping was already off after such a
+    /// failure. Then the batches are the writer's to take back with the
+    /// error ([`Output::take_back`]) and to retry with backoff; writing
+    /// one again at once could, for one, rotate the file a second time
+    /// and delete the first rotation's.
     pub(crate) fn write_oldest(&self, target: &mut Target, stats: &Counters) -> Option<bool> {
+        if !self.helping() {
+            return (self.pending() > 0).then_some(false);
+        }
         let mut batch = self.pop(target)?;
         match write_batch(target, &mut batch) {
             Ok(()) => {
@@ -335,6 +342,11 @@ mod tests {
         assert!(!out.helping());
         assert!(!out.help(&stats), "no more helping after a fault");
         assert_eq!(out.pending(), 2);
+        assert_eq!(
+            out.write_oldest(&mut out.target(), &stats),
+            Some(false),
+            "nor does the writer retry a batch before taking them back"
+        );
         let (rest, error) = out.take_back(&mut out.target());
         assert!(error.is_some());
         let texts: Vec<&[u8]> = rest.iter().map(|b| &b.buf[b.done..]).collect();
@@ -343,6 +355,29 @@ mod tests {
         // A regular file again: the writer may let producers help.
         out.resume_helping(&out.target());
         assert!(out.helping());
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// After a helper's failed write, nobody writes a pending batch until
+    /// the writer has taken them back with the error, even on a target
+    /// that would take it.
+    #[test]
+    fn after_a_failed_write_the_batches_wait_for_the_writer() {
+        let path = scratch("after-fault");
+        let target = FileTarget::open(path.clone(), FileOptions::default()).unwrap();
+        let out = Output::new(Target::File(target), false);
+        let stats = Counters::default();
+        out.post(batch("a\n"), 16);
+        // As a helper's failure leaves it.
+        out.stop_helping();
+        assert_eq!(out.write_oldest(&mut out.target(), &stats), Some(false));
+        assert!(!out.help(&stats));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        assert_eq!(out.pending(), 1);
+        out.resume_helping(&out.target());
+        assert_eq!(out.write_oldest(&mut out.target(), &stats), Some(true));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n");
+        assert_eq!(out.write_oldest(&mut out.target(), &stats), None);
         std::fs::remove_file(&path).unwrap();
     }
 

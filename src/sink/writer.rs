@@ -298,21 +298,32 @@ impl Writer {
             return;
         }
         let moved_check = self.last_moved_check.elapsed() >= MOVED_CHECK;
-        if moved_check || output.pending() >= MAX_PENDING {
+        let write_oldest = output.pending() >= MAX_PENDING;
+        if moved_check || write_oldest {
             // Waits for a helper's write, if one is under way.
             let mut target = output.target();
+            if !output.helping() {
+                // That write failed: the fault is handled by `write_out`,
+                // which takes every batch back and retries with backoff.
+                // (Retrying the batch here at once could, for one, rotate
+                // the file a second time and delete the first rotation's.)
+                drop(target);
+                self.write_out();
+                return;
+            }
             if moved_check {
                 self.last_moved_check = Instant::now();
                 if matches!(&*target, Target::File(f) if f.moved()) {
                     // Rare: the full path, which takes the batches back
-                    // before reopening.
+                    // before reopening (a helper may write one more to the
+                    // old file first, in order).
                     drop(target);
                     self.recheck_moved = true;
                     self.write_out();
                     return;
                 }
             }
-            if output.write_oldest(&mut target, &shared.stats) == Some(false) {
+            if write_oldest && output.write_oldest(&mut target, &shared.stats) == Some(false) {
                 // The error is the writer's to handle, with every batch
                 // taken back.
                 drop(target);
