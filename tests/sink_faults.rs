@@ -514,3 +514,111 @@ fn a_failed_reopen_is_retried_until_the_path_is_usable() {
     let got = common::read_numbered(&files);
     common::assert_sequence(&got[&0], 300, "across the failed reopen");
 }
+
+const NOFILE_CHILD: &str = "AGENT_AUDIT_NOFILE_CHILD";
+
+/// Sets the soft limit on open files of this process (`None`: the hard
+/// one).
+fn limit_open_files(n: Option<u64>) {
+    // SAFETY: plain libc calls with valid arguments.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = n.map_or(lim.rlim_max, |n| n as libc::rlim_t);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+}
+
+/// The child: a size rotation renames the file, then cannot open a new one
+/// (no file descriptor left), while flushes keep retrying; then
+/// descriptors are allowed again. Prints how many events it emitted.
+fn nofile_child(path: &str) -> ! {
+    let sink = JsonlSink::builder()
+        .rotation(agent_audit::sink::Rotation {
+            max_bytes: 64 << 10,
+            keep: 1,
+        })
+        .open(path)
+        .unwrap();
+    let mut i = 0;
+    for _ in 0..200 {
+        sink.emit(numbered(0, i));
+        i += 1;
+    }
+    sink.flush().unwrap();
+    // No descriptor can be opened from here on: the lowest free one is
+    // at the limit.
+    // SAFETY: `dup` and `close` of this process's own standard input.
+    let lowest = unsafe {
+        let fd = libc::dup(0);
+        assert!(fd >= 0);
+        libc::close(fd);
+        fd
+    };
+    limit_open_files(Some(lowest as u64));
+    // Past the size limit: the rotation's rename works, its reopen fails.
+    let mut failed = 0;
+    while i < 800 || (failed == 0 && i < 20_000) {
+        sink.emit(numbered(0, i));
+        i += 1;
+        if i % 50 == 0 && sink.flush().is_err() {
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "the rotation's reopen never failed");
+    // Retries (a flush retries at once) while the fault lasts.
+    for _ in 0..100 {
+        let _ = sink.flush();
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    limit_open_files(None);
+    let mut flushed = false;
+    for _ in 0..1000 {
+        if sink.flush().is_ok() {
+            flushed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(flushed, "the fault never cleared");
+    sink.close().unwrap();
+    println!("emitted={i}");
+    std::io::stdout().flush().unwrap();
+    std::process::exit(0)
+}
+
+/// A size rotation that renames the file but cannot open the next one
+/// (here: no file descriptor left) is a fault like any other: the events
+/// wait, the retries open the new file instead of rotating again (which
+/// would delete the file just rotated), and in the end the rotated file
+/// then the new one hold every event once, in order.
+#[test]
+fn a_rotation_that_cannot_open_the_next_file_loses_nothing() {
+    const NAME: &str = "a_rotation_that_cannot_open_the_next_file_loses_nothing";
+    if let Ok(path) = std::env::var(NOFILE_CHILD) {
+        nofile_child(&path);
+    }
+    let dir = scratch_dir("nofile");
+    let path = dir.join("audit.jsonl");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture"])
+        .env(NOFILE_CHILD, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let emitted: i64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("emitted="))
+        .unwrap_or_else(|| panic!("no report from the child: {stdout}"))
+        .parse()
+        .unwrap();
+    let rotated = dir.join("audit.jsonl.1");
+    assert!(rotated.exists(), "the rotated file is gone");
+    let got = common::read_numbered(&[rotated, path]);
+    common::assert_sequence(&got[&0], emitted, "producer 0");
+}

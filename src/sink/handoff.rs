@@ -249,9 +249,7 @@ impl Output {
     /// write failed (the batch is back in front, the error kept for the
     /// writer and helping off), or helping was already off after such a
     /// failure. Then the batches are the writer's to take back with the
-    /// error ([`Output::take_back`]) and to retry with backoff; writing
-    /// one again at once could, for one, rotate the file a second time
-    /// and delete the first rotation's.
+    /// error ([`Output::take_back`]) and to retry with backoff.
     pub(crate) fn write_oldest(&self, target: &mut Target, stats: &Counters) -> Option<bool> {
         if !self.helping() {
             return (self.pending() > 0).then_some(false);

@@ -38,6 +38,10 @@ pub(crate) struct FileTarget {
     id: (u64, u64),
     /// Not a FIFO, socket or device: a write never waits for a reader.
     regular: bool,
+    /// A rotation renamed `file` away but could not open the next one:
+    /// the next write opens it first, and never rotates `file` again
+    /// (which would delete the file the rotation just made).
+    rotated: bool,
     opts: FileOptions,
 }
 
@@ -77,6 +81,7 @@ impl FileTarget {
             size: meta.len(),
             id: (meta.dev(), meta.ino()),
             regular: meta.is_file(),
+            rotated: false,
             path,
             file,
             opts,
@@ -134,6 +139,7 @@ impl FileTarget {
             }
         }
         std::fs::rename(&self.path, self.sibling(1))?;
+        self.rotated = true;
         self.reopen()
     }
 
@@ -141,6 +147,9 @@ impl FileTarget {
     /// when the next line would not fit. Returns the bytes written.
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut chunk = buf;
+        if self.rotated {
+            self.reopen()?;
+        }
         if let Some(rot) = self.opts.rotation {
             let first_line = buf
                 .iter()

@@ -305,8 +305,6 @@ impl Writer {
             if !output.helping() {
                 // That write failed: the fault is handled by `write_out`,
                 // which takes every batch back and retries with backoff.
-                // (Retrying the batch here at once could, for one, rotate
-                // the file a second time and delete the first rotation's.)
                 drop(target);
                 self.write_out();
                 return;
