@@ -43,7 +43,7 @@ use crate::event::Event;
 use crate::value::Value;
 
 pub use parse::MAX_DEPTH;
-pub(crate) use write::{KeyBlocks, View};
+pub(crate) use write::{copy_bytes, KeyBlocks, View};
 
 /// One of the two line formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]

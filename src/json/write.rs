@@ -543,20 +543,26 @@ fn any_string<S: Style>(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Copies `src` to `dst`. Up to sixteen bytes (ids, names, most short
-/// values) go as two overlapping loads and stores rather than a call to
-/// `memcpy`.
+/// Copies `src` to `dst`. Up to 32 bytes (ids, names, most short values)
+/// go as two overlapping loads and stores rather than a call to `memcpy`
+/// (the sink's queue messages are filled with it too).
 ///
 /// # Safety
 ///
 /// `dst .. dst + src.len()` must be writable and not overlap `src`.
 #[inline(always)]
-unsafe fn copy_bytes(src: &[u8], dst: *mut u8) {
+pub(crate) unsafe fn copy_bytes(src: &[u8], dst: *mut u8) {
     let n = src.len();
-    // SAFETY (every store): each covers `[0, 8)`, `[n - 8, n)`, `[0, 4)`,
-    // `[n - 4, n)` or a single index below `n`, inside the caller's range.
+    // SAFETY (every store): each covers `[0, 16)`, `[n - 16, n)`, `[0, 8)`,
+    // `[n - 8, n)`, `[0, 4)`, `[n - 4, n)` or a single index below `n`,
+    // inside the caller's range.
     unsafe {
-        if (8..=16).contains(&n) {
+        if (17..=32).contains(&n) {
+            let head: [u8; 16] = src[..16].try_into().unwrap_or([0; 16]);
+            let tail: [u8; 16] = src[n - 16..].try_into().unwrap_or([0; 16]);
+            dst.cast::<[u8; 16]>().write_unaligned(head);
+            dst.add(n - 16).cast::<[u8; 16]>().write_unaligned(tail);
+        } else if (8..=16).contains(&n) {
             let head: [u8; 8] = src[..8].try_into().unwrap_or([0; 8]);
             let tail: [u8; 8] = src[n - 8..].try_into().unwrap_or([0; 8]);
             dst.cast::<[u8; 8]>().write_unaligned(head);
