@@ -340,17 +340,41 @@ fn flush_reports_a_fault_even_when_the_queue_is_full() {
 
 const FSIZE_CHILD: &str = "AGENT_AUDIT_FSIZE_CHILD";
 
+/// Sets a soft limit of this process (`None`: back to the hard one).
+fn set_soft_limit(resource: libc::__rlimit_resource_t, value: Option<u64>) {
+    // SAFETY: plain libc calls with valid arguments.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(resource, &mut lim), 0);
+        lim.rlim_cur = value.map_or(lim.rlim_max, |v| v as libc::rlim_t);
+        assert_eq!(libc::setrlimit(resource, &lim), 0);
+    }
+}
+
 /// Sets the soft file-size limit of this process (`None`: the hard one).
 fn limit_file_size(bytes: Option<u64>) {
-    // SAFETY: plain libc calls with valid arguments; ignoring SIGXFSZ makes
-    // a write past the limit fail with EFBIG instead of killing us.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
-        lim.rlim_cur = bytes.map_or(lim.rlim_max, |b| b as libc::rlim_t);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-    }
+    // SAFETY: ignoring SIGXFSZ makes a write past the limit fail with
+    // EFBIG instead of killing us.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    set_soft_limit(libc::RLIMIT_FSIZE, bytes);
+}
+
+/// Runs the test `name` again in a child process with `env` set to
+/// `path` (the test then plays the child's part) and returns what the
+/// child printed, once it has exited successfully.
+fn run_child(name: &str, env: &str, path: &std::path::Path) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(env, path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 /// The child: writes to a regular file under a file-size limit, so a write
@@ -427,17 +451,7 @@ fn a_file_size_limit_hit_mid_batch_is_reported_and_resumed_in_order() {
     }
     let dir = scratch_dir("fsize");
     let path = dir.join("audit.jsonl");
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", NAME, "--nocapture"])
-        .env(FSIZE_CHILD, &path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_child(NAME, FSIZE_CHILD, &path);
     let report = stdout
         .lines()
         .find(|l| l.starts_with("first-flush-error="))
@@ -517,18 +531,6 @@ fn a_failed_reopen_is_retried_until_the_path_is_usable() {
 
 const NOFILE_CHILD: &str = "AGENT_AUDIT_NOFILE_CHILD";
 
-/// Sets the soft limit on open files of this process (`None`: the hard
-/// one).
-fn limit_open_files(n: Option<u64>) {
-    // SAFETY: plain libc calls with valid arguments.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        lim.rlim_cur = n.map_or(lim.rlim_max, |n| n as libc::rlim_t);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-    }
-}
-
 /// The child: a size rotation renames the file, then cannot open a new one
 /// (no file descriptor left), while flushes keep retrying; then
 /// descriptors are allowed again. Prints how many events it emitted.
@@ -555,7 +557,7 @@ fn nofile_child(path: &str) -> ! {
         libc::close(fd);
         fd
     };
-    limit_open_files(Some(lowest as u64));
+    set_soft_limit(libc::RLIMIT_NOFILE, Some(lowest as u64));
     // Past the size limit: the rotation's rename works, its reopen fails.
     let mut failed = 0;
     while i < 800 || (failed == 0 && i < 20_000) {
@@ -571,7 +573,7 @@ fn nofile_child(path: &str) -> ! {
         let _ = sink.flush();
         std::thread::sleep(Duration::from_micros(300));
     }
-    limit_open_files(None);
+    set_soft_limit(libc::RLIMIT_NOFILE, None);
     let mut flushed = false;
     for _ in 0..1000 {
         if sink.flush().is_ok() {
@@ -600,17 +602,7 @@ fn a_rotation_that_cannot_open_the_next_file_loses_nothing() {
     }
     let dir = scratch_dir("nofile");
     let path = dir.join("audit.jsonl");
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", NAME, "--nocapture"])
-        .env(NOFILE_CHILD, &path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_child(NAME, NOFILE_CHILD, &path);
     let emitted: i64 = stdout
         .lines()
         .find_map(|l| l.strip_prefix("emitted="))
