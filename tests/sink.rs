@@ -422,6 +422,43 @@ fn rotation_keeps_only_n_files() {
     assert!(got.windows(2).all(|w| w[1] == w[0] + 1));
 }
 
+/// A rotation that finds no `PATH.1` (a rotation that failed after
+/// shifting the older files up, now retried; or an operator removed it)
+/// fills the gap instead of shifting again: the older files keep their
+/// places, and none is deleted before its time.
+#[test]
+fn rotation_into_a_gap_keeps_the_older_files() {
+    let dir = scratch_dir("rotation-gap");
+    let path = dir.join("audit.jsonl");
+    let older = dir.join("audit.jsonl.2");
+    std::fs::write(&older, "{\"event_type\":\"base\"}\n").unwrap();
+    let sink = JsonlSink::builder()
+        .rotation(Rotation {
+            max_bytes: 4096,
+            keep: 2,
+        })
+        .open(&path)
+        .unwrap();
+    // Enough for one rotation, not two.
+    let mut i = 0;
+    while !dir.join("audit.jsonl.1").exists() {
+        sink.emit(numbered(0, i));
+        i += 1;
+        if i % 10 == 0 {
+            sink.flush().unwrap();
+        }
+        assert!(i < 1000, "never rotated");
+    }
+    sink.close().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&older).unwrap(),
+        "{\"event_type\":\"base\"}\n",
+        "the older file was deleted or overwritten"
+    );
+    let got = &read_numbered(&[dir.join("audit.jsonl.1"), path])[&0];
+    common::assert_sequence(got, i, "producer 0");
+}
+
 #[test]
 fn reopen_after_an_external_move_loses_and_duplicates_nothing() {
     let dir = scratch_dir("reopen");

@@ -128,14 +128,20 @@ impl FileTarget {
 
     fn rotate(&mut self, keep: usize) -> io::Result<()> {
         let keep = keep.max(1);
-        match std::fs::remove_file(self.sibling(keep)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        for n in (1..keep).rev() {
-            match std::fs::rename(self.sibling(n), self.sibling(n + 1)) {
+        // With no `PATH.1` (a retry after the older files were shifted but
+        // the last rename failed, or one an operator removed), the file
+        // fills the gap: shifting again would delete the oldest kept
+        // file before its time.
+        if std::fs::symlink_metadata(self.sibling(1)).is_ok() {
+            match std::fs::remove_file(self.sibling(keep)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
+            }
+            for n in (1..keep).rev() {
+                match std::fs::rename(self.sibling(n), self.sibling(n + 1)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
             }
         }
         std::fs::rename(&self.path, self.sibling(1))?;
