@@ -937,7 +937,11 @@ impl View for Event {
     }
     #[inline]
     fn id(&self, i: usize) -> Option<&str> {
-        [&self.agent_id, &self.turn_id, &self.session_id][i].as_deref()
+        match i {
+            0 => self.agent_id.as_deref(),
+            1 => self.turn_id.as_deref(),
+            _ => self.session_id.as_deref(),
+        }
     }
     #[inline]
     fn write_severity<S: Style>(&self, out: &mut Vec<u8>) {
@@ -968,7 +972,13 @@ impl View for EventRef<'_> {
     }
     #[inline]
     fn id(&self, i: usize) -> Option<&str> {
-        [self.agent_id(), self.turn_id(), self.session_id()][i]
+        // A `match`, not an array of the three indexed: that built all
+        // three on every call (~12 instructions each).
+        match i {
+            0 => self.agent_id(),
+            1 => self.turn_id(),
+            _ => self.session_id(),
+        }
     }
     #[inline]
     fn write_severity<S: Style>(&self, out: &mut Vec<u8>) {
