@@ -443,19 +443,16 @@ pub(crate) fn first_special(bytes: &[u8]) -> usize {
 pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let n = bytes.len();
-    let word = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().unwrap_or([0; 8]) };
-    let clean = |w: [u8; 8]| S::escape_mask(u64::from_le_bytes(w)) == 0;
     if (17..=32).contains(&n) {
-        let (a, b, c, d) = (word(0), word(8), word(n - 16), word(n - 8));
-        if clean(a) && clean(b) && clean(c) && clean(d) {
+        let head: [u8; 16] = bytes[..16].try_into().unwrap_or([0; 16]);
+        let tail: [u8; 16] = bytes[n - 16..].try_into().unwrap_or([0; 16]);
+        if clean16::<S>(&head) && clean16::<S>(&tail) {
             // SAFETY: the stores cover `[0, 16)` and `[n - 16, n)`, all of
             // `[0, n)`.
             unsafe {
                 quoted(out, n, |dst| {
-                    dst.cast::<[u8; 8]>().write_unaligned(a);
-                    dst.add(8).cast::<[u8; 8]>().write_unaligned(b);
-                    dst.add(n - 16).cast::<[u8; 8]>().write_unaligned(c);
-                    dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(d);
+                    dst.cast::<[u8; 16]>().write_unaligned(head);
+                    dst.add(n - 16).cast::<[u8; 16]>().write_unaligned(tail);
                 })
             };
             return;
@@ -709,6 +706,22 @@ fn escape_from<S: Style>(out: &mut Vec<u8>, s: &str, mut i: usize) {
         // SAFETY: bytes `len..n` were all written above (see `put`), and
         // `n <= len + budget <= capacity`.
         unsafe { out.set_len(n) };
+    }
+}
+
+/// Whether no byte of `chunk` needs an escape: one SSE2 compare where
+/// there is SSE2, two word checks elsewhere.
+#[inline(always)]
+fn clean16<S: Style>(chunk: &[u8; 16]) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        S::escape_bits(chunk) == 0
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let lo = u64::from_le_bytes(chunk[..8].try_into().unwrap_or([0; 8]));
+        let hi = u64::from_le_bytes(chunk[8..].try_into().unwrap_or([0; 8]));
+        S::escape_mask(lo) | S::escape_mask(hi) == 0
     }
 }
 
