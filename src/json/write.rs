@@ -437,8 +437,8 @@ pub(crate) fn first_special(bytes: &[u8]) -> usize {
 /// Appends `s` as a quoted JSON string.
 ///
 /// Strings of 4 to 32 bytes (ids, names, types, severities: most of a
-/// line's strings) are checked and copied inline as overlapping words;
-/// the rest go through [`any_string`].
+/// line's strings) are checked and copied inline as two overlapping
+/// words or 16-byte chunks; the rest go through [`any_string`].
 #[inline(always)]
 pub(crate) fn string<S: Style>(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
