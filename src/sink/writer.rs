@@ -70,8 +70,6 @@ pub(crate) struct Writer {
     dirty: bool,
     reported_drops: u64,
     last_moved_check: Instant,
-    /// The file was found moved outside `write_out`: check again there.
-    recheck_moved: bool,
     /// When the last drain found work.
     last_work: Instant,
 }
@@ -94,7 +92,6 @@ impl Writer {
             dirty: false,
             reported_drops: 0,
             last_moved_check: now,
-            recheck_moved: false,
             last_work: now,
         }
     }
@@ -310,16 +307,15 @@ impl Writer {
                 return;
             }
             if moved_check {
-                self.last_moved_check = Instant::now();
                 if matches!(&*target, Target::File(f) if f.moved()) {
-                    // Rare: the full path, which takes the batches back
-                    // before reopening (a helper may write one more to the
-                    // old file first, in order).
+                    // Rare: the full path, whose check (still due) takes
+                    // the batches back before reopening (a helper may
+                    // write one more to the old file first, in order).
                     drop(target);
-                    self.recheck_moved = true;
                     self.write_out();
                     return;
                 }
+                self.last_moved_check = Instant::now();
             }
             if write_oldest && output.write_oldest(&mut target, &shared.stats) == Some(false) {
                 // The error is the writer's to handle, with every batch
@@ -455,11 +451,10 @@ impl Writer {
     /// with the old inode.
     fn check_moved(&mut self, target: &mut Target) -> io::Result<()> {
         let now = Instant::now();
-        if now.duration_since(self.last_moved_check) < MOVED_CHECK && !self.recheck_moved {
+        if now.duration_since(self.last_moved_check) < MOVED_CHECK {
             return Ok(());
         }
         self.last_moved_check = now;
-        self.recheck_moved = false;
         if let Target::File(f) = &*target {
             if f.moved() {
                 let deleted = f.deleted();
