@@ -105,6 +105,17 @@ fn stress_with_producers_writing_handed_over_batches() {
     assert!(helped > 0, "no producer ever wrote a batch");
 }
 
+/// Event `i` of producer `p`: built owned by producers 0 and 1, handed
+/// by reference through `emitter` (agent `p{p}`) by the others, so that
+/// both of the sink's paths share its queue.
+fn emit_mixed(sink: &JsonlSink, emitter: &Emitter, agent: &str, p: i64, i: i64) {
+    if p < 2 {
+        sink.emit(numbered(p, i));
+    } else {
+        emit_numbered(emitter, agent, i);
+    }
+}
+
 /// Four producers, two flushing threads; checks the file and returns the
 /// sink's final counters.
 fn stress(
@@ -123,11 +134,7 @@ fn stress(
                 let emitter = Emitter::with_collector(sink.clone());
                 let agent = format!("p{p}");
                 for i in 0..per {
-                    if p < 2 {
-                        sink.emit(numbered(p, i));
-                    } else {
-                        common::emit_numbered(&emitter, &agent, i);
-                    }
+                    emit_mixed(sink, &emitter, &agent, p, i);
                     progress[p as usize].store(i, Ordering::Release);
                 }
                 running.fetch_sub(1, Ordering::Release);
@@ -507,11 +514,7 @@ fn a_file_moved_under_busy_producers_is_noticed_and_replaced() {
                 let agent = format!("p{p}");
                 let mut i = 0;
                 while stop.load(Ordering::Relaxed) == 0 {
-                    if p < 2 {
-                        sink.emit(numbered(p, i));
-                    } else {
-                        emit_numbered(&emitter, &agent, i);
-                    }
+                    emit_mixed(sink, &emitter, &agent, p, i);
                     i += 1;
                 }
                 sent[p as usize].store(i, Ordering::Relaxed);
