@@ -302,6 +302,38 @@ fn emit_with_a_timeout_gives_the_event_back() {
 }
 
 #[test]
+fn durations_too_long_for_the_clock_mean_no_limit() {
+    let w = Flaky::default();
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(2)
+            .batch_bytes(1)
+            .flush_interval(Duration::MAX)
+            .close_timeout(Duration::MAX)
+            .writer(w.clone())
+            .unwrap(),
+    );
+    w.freeze(true);
+    let producer = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            (0..50)
+                .filter(|&i| sink.emit_timeout(numbered(0, i), Duration::MAX).is_err())
+                .count()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        !producer.is_finished(),
+        "an unlimited timeout waits for room"
+    );
+    w.freeze(false);
+    assert_eq!(producer.join().unwrap(), 0, "no event given back");
+    sink.close().unwrap();
+    common::assert_sequence(&w.indices(), 50, "unlimited");
+}
+
+#[test]
 fn flush_reports_a_fault_even_when_the_queue_is_full() {
     if !std::path::Path::new("/dev/full").exists() {
         eprintln!("no /dev/full here: skipped");

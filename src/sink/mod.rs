@@ -74,6 +74,10 @@ use wake::Wake;
 /// others sleep at once (see `handoff`).
 const HELP_WAIT: Duration = Duration::from_micros(500);
 
+/// The longest interval and timeout the writer adds to the clock: longer
+/// ones would overflow `Instant`, and a century is never in practice.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 // An event travels by value: boxing it to shrink the slot would add an
 // allocation and a cross-thread free to every emit.
 #[allow(clippy::large_enum_variant)]
@@ -267,9 +271,10 @@ impl SinkBuilder {
     }
 
     /// The tick of periodic syncs (durable mode) and of a `Write` target's
-    /// own flush (default 10 ms).
+    /// own flush (default 10 ms). Anything over a century (`Duration::MAX`)
+    /// is a century: no tick.
     pub fn flush_interval(mut self, every: Duration) -> Self {
-        self.flush_interval = every;
+        self.flush_interval = every.min(CENTURY);
         self
     }
 
@@ -282,9 +287,11 @@ impl SinkBuilder {
     }
 
     /// How long `close` keeps retrying a failing write before it gives up
-    /// and reports the events it could not write (default 5 s).
+    /// and reports the events it could not write (default 5 s). Anything
+    /// over a century (`Duration::MAX`) is a century: retry until the fault
+    /// clears.
     pub fn close_timeout(mut self, t: Duration) -> Self {
-        self.close_timeout = t;
+        self.close_timeout = t.min(CENTURY);
         self
     }
 
@@ -450,12 +457,16 @@ impl JsonlSink {
                 self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 None
             }
-            Err(Refused::Full) => self.claim_slow(timeout.map(|t| Instant::now() + t), true),
+            // A timeout too long to add to the clock has no deadline.
+            Err(Refused::Full) => {
+                self.claim_slow(timeout.and_then(|t| Instant::now().checked_add(t)), true)
+            }
         }
     }
 
     /// Queues one event, waiting at most `timeout` for room; gives the
-    /// event back if there was none (or the sink is closed).
+    /// event back if there was none (or the sink is closed). A timeout
+    /// too long to add to the clock (`Duration::MAX`) waits as `emit` does.
     #[allow(clippy::result_large_err)] // the event itself is the error value
     pub fn emit_timeout(&self, event: Event, timeout: Duration) -> Result<(), Event> {
         match self.claim(Some(timeout)) {
