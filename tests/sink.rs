@@ -439,16 +439,81 @@ fn rotation_into_a_gap_keeps_the_older_files() {
     let path = dir.join("audit.jsonl");
     let older = dir.join("audit.jsonl.2");
     std::fs::write(&older, "{\"event_type\":\"base\"}\n").unwrap();
+    let n = rotate_once(&path, 2, &dir.join("audit.jsonl.1"));
+    assert_eq!(
+        std::fs::read_to_string(&older).unwrap(),
+        "{\"event_type\":\"base\"}\n",
+        "the older file was deleted or overwritten"
+    );
+    let got = &read_numbered(&[dir.join("audit.jsonl.1"), path])[&0];
+    common::assert_sequence(got, n, "producer 0");
+}
+
+/// A gap further down (a rotation whose renames stopped halfway: `.2` went
+/// to `.3`, `.1` could not go to `.2`) is filled by the files below it:
+/// the retry must not remove `.3`, which now holds what was `.2`.
+#[test]
+fn rotation_fills_a_gap_between_kept_files() {
+    let dir = scratch_dir("rotation-mid-gap");
+    let path = dir.join("audit.jsonl");
+    std::fs::write(dir.join("audit.jsonl.1"), "one\n").unwrap();
+    std::fs::write(dir.join("audit.jsonl.3"), "three\n").unwrap();
+    let n = rotate_once(&path, 3, &dir.join("audit.jsonl.2"));
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(read("audit.jsonl.2"), "one\n", ".1 moved up into the gap");
+    assert_eq!(read("audit.jsonl.3"), "three\n", ".3 kept");
+    let got = &read_numbered(&[dir.join("audit.jsonl.1"), path])[&0];
+    common::assert_sequence(got, n, "producer 0");
+}
+
+/// `keep` costs nothing for the slots that hold no file: a rotation with
+/// no limit on the files kept ends, shifting only the files there are.
+#[test]
+fn rotation_with_no_limit_on_files_kept_shifts_only_existing_ones() {
+    let dir = scratch_dir("rotation-keep-all");
+    let path = dir.join("audit.jsonl");
+    let done = {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let sink = JsonlSink::builder()
+                .rotation(Rotation {
+                    max_bytes: 1024,
+                    keep: usize::MAX,
+                })
+                .open(&path)
+                .unwrap();
+            for i in 0..100 {
+                sink.emit(numbered(0, i));
+            }
+            let _ = tx.send(sink.close());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+    };
+    done.expect("rotations did not end").unwrap();
+    let mut files: Vec<_> = (1..)
+        .map(|n| dir.join(format!("audit.jsonl.{n}")))
+        .take_while(|f| f.exists())
+        .collect();
+    assert!(files.len() >= 10, "only {} rotations", files.len());
+    files.reverse();
+    files.push(path);
+    common::assert_sequence(&read_numbered(&files)[&0], 100, "producer 0");
+}
+
+/// Emits numbered events into a sink on `path` (rotating at 4 KiB, keeping
+/// `keep`) until `until` exists, then closes it; the number emitted.
+fn rotate_once(path: &std::path::Path, keep: usize, until: &std::path::Path) -> i64 {
     let sink = JsonlSink::builder()
         .rotation(Rotation {
             max_bytes: 4096,
-            keep: 2,
+            keep,
         })
-        .open(&path)
+        .open(path)
         .unwrap();
     // Enough for one rotation, not two.
     let mut i = 0;
-    while !dir.join("audit.jsonl.1").exists() {
+    while !until.exists() {
         sink.emit(numbered(0, i));
         i += 1;
         if i % 10 == 0 {
@@ -457,13 +522,7 @@ fn rotation_into_a_gap_keeps_the_older_files() {
         assert!(i < 1000, "never rotated");
     }
     sink.close().unwrap();
-    assert_eq!(
-        std::fs::read_to_string(&older).unwrap(),
-        "{\"event_type\":\"base\"}\n",
-        "the older file was deleted or overwritten"
-    );
-    let got = &read_numbered(&[dir.join("audit.jsonl.1"), path])[&0];
-    common::assert_sequence(got, i, "producer 0");
+    i
 }
 
 #[test]

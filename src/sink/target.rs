@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 /// renamed to `PATH.1` (older ones shift to `PATH.2` ... `PATH.keep`, the
 /// oldest beyond `keep` is removed) and a new file is started. Files are
 /// cut only between lines; a single line longer than `max_bytes` gets a
-/// file of its own.
+/// file of its own. A gap among the numbered files (one removed by hand)
+/// is filled by the files below it rather than shifted past, so no kept
+/// file is removed before `keep` newer ones exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rotation {
     /// The size a file may reach.
@@ -128,21 +130,28 @@ impl FileTarget {
 
     fn rotate(&mut self, keep: usize) -> io::Result<()> {
         let keep = keep.max(1);
-        // With no `PATH.1` (a retry after the older files were shifted but
-        // the last rename failed, or one an operator removed), the file
-        // fills the gap: shifting again would delete the oldest kept
-        // file before its time.
-        if std::fs::symlink_metadata(self.sibling(1)).is_ok() {
-            match std::fs::remove_file(self.sibling(keep)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            for n in (1..keep).rev() {
-                match std::fs::rename(self.sibling(n), self.sibling(n + 1)) {
+        // The files shift up into the lowest free slot, so only the files
+        // there are get renamed (`keep` may be `usize::MAX`), and a gap,
+        // left by a rotation whose renames stopped halfway and now
+        // retried or by an operator, is filled: shifting past it would
+        // delete the oldest kept file before its time. With no free slot
+        // the oldest file goes.
+        let free = (1..=keep).find(|&n| {
+            matches!(std::fs::symlink_metadata(self.sibling(n)),
+                     Err(e) if e.kind() == io::ErrorKind::NotFound)
+        });
+        let top = match free {
+            Some(n) => n,
+            None => {
+                match std::fs::remove_file(self.sibling(keep)) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}
                 }
+                keep
             }
+        };
+        for n in (1..top).rev() {
+            std::fs::rename(self.sibling(n), self.sibling(n + 1))?;
         }
         std::fs::rename(&self.path, self.sibling(1))?;
         self.rotated = true;
