@@ -257,7 +257,9 @@ impl SinkBuilder {
         self
     }
 
-    /// `fdatasync` on every flush and at every tick with new data.
+    /// `fdatasync` on every flush and at every tick with new data, and of
+    /// a file left behind by a rotation or a reopen before the next is
+    /// opened.
     pub fn durable(mut self, yes: bool) -> Self {
         self.durable = yes;
         self
@@ -309,7 +311,11 @@ impl SinkBuilder {
 
     /// Opens (appending; created with mode 0600) the file at `path`.
     pub fn open(self, path: impl AsRef<Path>) -> io::Result<JsonlSink> {
-        let target = FileTarget::open(path.as_ref().to_path_buf(), self.files)?;
+        let files = FileOptions {
+            durable: self.durable,
+            ..self.files
+        };
+        let target = FileTarget::open(path.as_ref().to_path_buf(), files)?;
         self.start(Target::File(target))
     }
 

@@ -31,6 +31,9 @@ pub struct Rotation {
 pub(crate) struct FileOptions {
     pub(crate) no_follow: bool,
     pub(crate) rotation: Option<Rotation>,
+    /// The sink syncs: a file left behind (rotated, moved) is synced
+    /// first, since the next flush syncs only the new one.
+    pub(crate) durable: bool,
 }
 
 pub(crate) struct FileTarget {
@@ -101,6 +104,10 @@ impl FileTarget {
 
     /// Reopens the path (after an external rotation or a deletion).
     pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        if self.opts.durable {
+            // A failure is the write's: retried, and reported by `flush`.
+            sync_data(&self.file)?;
+        }
         // The path is kept on failure, for the retry.
         *self = FileTarget::open(self.path.clone(), self.opts)?;
         Ok(())
@@ -190,8 +197,14 @@ impl FileTarget {
     }
 
     pub(crate) fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        sync_data(&self.file)
     }
+}
+
+fn sync_data(file: &File) -> io::Result<()> {
+    #[cfg(test)]
+    tests::SYNCS.with(|n| n.set(n.get() + 1));
+    file.sync_data()
 }
 
 impl Target {
@@ -221,6 +234,50 @@ impl Target {
         match self {
             Target::File(f) => f.reopen(),
             Target::Writer(_) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// `fdatasync`s this thread made.
+        pub(super) static SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// In durable mode the file a rotation leaves is synced before the
+    /// next one is opened (a flush syncs only the file open then); not
+    /// otherwise.
+    #[test]
+    fn a_durable_rotation_syncs_the_file_it_leaves() {
+        for durable in [false, true] {
+            let dir = std::env::temp_dir().join(format!(
+                "agent-audit-target-{}-{durable}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let opts = FileOptions {
+                rotation: Some(Rotation {
+                    max_bytes: 10,
+                    keep: 2,
+                }),
+                durable,
+                ..FileOptions::default()
+            };
+            let mut target = FileTarget::open(dir.join("log"), opts).unwrap();
+            SYNCS.with(|n| n.set(0));
+            assert_eq!(target.write(b"123456\n").unwrap(), 7);
+            assert_eq!(target.write(b"abcdef\n").unwrap(), 7);
+            assert_eq!(
+                std::fs::read(dir.join("log.1")).unwrap(),
+                b"123456\n",
+                "rotated"
+            );
+            assert_eq!(SYNCS.with(|n| n.get()), usize::from(durable));
+            std::fs::remove_dir_all(&dir).unwrap();
         }
     }
 }
