@@ -301,6 +301,59 @@ fn emit_with_a_timeout_gives_the_event_back() {
     sink.close().unwrap();
 }
 
+/// A writer whose `flush` fails once, on command.
+#[derive(Clone, Default)]
+struct FlushFails {
+    data: Arc<Mutex<Vec<u8>>>,
+    fail_next: Arc<AtomicBool>,
+}
+
+impl Write for FlushFails {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.data.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if self.fail_next.swap(false, Ordering::SeqCst) {
+            return Err(io::Error::other("injected flush failure"));
+        }
+        Ok(())
+    }
+}
+
+/// A failed flush of the target's own buffer (or a failed sync) leaves no
+/// bytes to write: it is retried by itself, not only when the next event
+/// comes, and the fault ends once it works.
+#[test]
+fn a_failed_flush_with_nothing_left_to_write_is_retried() {
+    let w = FlushFails::default();
+    let sink = JsonlSink::builder()
+        .flush_interval(Duration::from_millis(1))
+        .writer(w.clone())
+        .unwrap();
+    w.fail_next.store(true, Ordering::SeqCst);
+    sink.emit(numbered(0, 0));
+    let wait_for = |faulted: bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sink.stats().faulted != faulted && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sink.stats().faulted == faulted
+    };
+    assert!(wait_for(true), "the tick's flush failure is a fault");
+    assert!(wait_for(false), "the fault never ended");
+    assert!(sink.stats().retries >= 1);
+    let first = sink.flush().expect_err("the failure is reported once");
+    assert!(
+        first.to_string().contains("injected flush failure"),
+        "{first}"
+    );
+    sink.flush().unwrap();
+    sink.close().unwrap();
+    let data = w.data.lock().unwrap().clone();
+    assert_eq!(data.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+}
+
 #[test]
 fn durations_too_long_for_the_clock_mean_no_limit() {
     let w = Flaky::default();

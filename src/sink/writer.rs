@@ -147,6 +147,8 @@ impl Writer {
             let now = Instant::now();
             if self.held() && (self.fault.is_none() || now >= self.retry_at) {
                 self.write_out();
+            } else if self.fault.is_some() && now >= self.retry_at {
+                self.retry_flush();
             }
             if now >= next_tick {
                 self.tick();
@@ -417,10 +419,30 @@ impl Writer {
         self.buf.clear();
         self.done = 0;
         self.buf_events = 0;
+        self.recovered(&target);
+    }
+
+    /// Ends a fault, if there is one: the last write (or sync) worked.
+    fn recovered(&mut self, target: &Target) {
         if self.fault.take().is_some() {
             self.retry_delay = RETRY_MIN;
             *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            shared.output.resume_helping(&target);
+            self.shared.output.resume_helping(target);
+        }
+    }
+
+    /// Retries a failed sync (or a `Write`'s failed flush) that left no
+    /// bytes to write, so that no new event is needed to end the fault.
+    fn retry_flush(&mut self) {
+        self.shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+        let shared = self.shared.clone();
+        let mut target = shared.output.target();
+        match target.flush(self.cfg.durable) {
+            Ok(()) => {
+                self.dirty = false;
+                self.recovered(&target);
+            }
+            Err(e) => self.fail(e),
         }
     }
 
