@@ -50,6 +50,7 @@ mod wake;
 mod writer;
 
 use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -116,6 +117,23 @@ impl Completion {
             .unwrap_or_else(|p| p.into_inner());
         guard.take()
     }
+
+    /// Waits for the result and leaves it for other waiters.
+    fn wait_shared(&self) -> Result<(), Error> {
+        let guard = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self
+            .ready
+            .wait_while(guard, |r| r.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.clone().unwrap_or(Ok(()))
+    }
+
+    fn is_complete(&self) -> bool {
+        self.result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
 }
 
 /// Producers waiting for room in a full queue (lossless mode).
@@ -168,6 +186,9 @@ pub(crate) struct Shared {
     stats: Counters,
     /// `after_close` already reported by a flush or close.
     after_close_reported: AtomicU64,
+    /// Completed with the writer's result when its thread ends, however
+    /// it ends: a flush racing with `close` waits for it.
+    exited: Completion,
 }
 
 /// A snapshot of the sink's counters.
@@ -339,6 +360,10 @@ impl SinkBuilder {
             fault: Mutex::new(None),
             stats: Counters::default(),
             after_close_reported: AtomicU64::new(0),
+            exited: Completion {
+                result: Mutex::new(None),
+                ready: Condvar::new(),
+            },
         });
         let cfg = writer::Config {
             format: self.format,
@@ -350,7 +375,15 @@ impl SinkBuilder {
         let w = writer::Writer::new(shared.clone(), cfg);
         let handle = std::thread::Builder::new()
             .name("agent-audit-writer".into())
-            .spawn(move || w.run())?;
+            .spawn(move || {
+                let shared = w.shared();
+                // `run` catches the main loop's panics; this, any other.
+                let result = catch_unwind(AssertUnwindSafe(|| w.run())).unwrap_or_else(|_| {
+                    Err(Error::Panicked("the audit writer thread panicked".into()))
+                });
+                shared.exited.complete(result.clone());
+                result
+            })?;
         shared.wake.set_writer(handle.thread().clone());
         Ok(JsonlSink {
             shared,
@@ -578,7 +611,7 @@ impl JsonlSink {
             .unwrap_or_else(|p| p.into_inner())
             .is_none()
         {
-            return self.after_close_error().map_or(Ok(()), Err);
+            return self.after_exit();
         }
         let done = Completion::new();
         // Room for the marker may never come while the writer is stuck on
@@ -594,8 +627,9 @@ impl JsonlSink {
                 return Err(Error::Io(e));
             }
             if self.shared.closed.load(Ordering::Acquire) {
-                // Closed concurrently: close reports what happened.
-                return self.after_close_error().map_or(Ok(()), Err);
+                // Closed concurrently: the writer is writing what came
+                // before (or gave up on it).
+                return self.after_exit();
             }
         }
         self.shared.wake.unpark();
@@ -615,9 +649,21 @@ impl JsonlSink {
             {
                 return Err(Error::Io(e));
             }
-            if self.shared.closed.load(Ordering::Acquire) && self.writer_finished() {
-                return self.after_close_error().map_or(Ok(()), Err);
+            if self.shared.exited.is_complete() {
+                // Only a panic ends the writer with a marker unanswered.
+                return self.after_exit();
             }
+        }
+    }
+
+    /// Once the sink is closing: waits until the writer has written (or
+    /// given up on) everything the queue accepted, then reports how that
+    /// ended, and any events refused after close. Bounded by the close
+    /// timeout, as `close` is.
+    fn after_exit(&self) -> Result<(), Error> {
+        match (self.shared.exited.wait_shared(), self.after_close_error()) {
+            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
         }
     }
 
@@ -629,16 +675,10 @@ impl JsonlSink {
             .clone()
     }
 
-    fn writer_finished(&self) -> bool {
-        match &*self.writer.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(h) => h.is_finished(),
-            None => true,
-        }
-    }
-
     /// Returns once every event emitted before this call is written to the
     /// OS (and synced, when durable); reports the first error since the
-    /// last flush, or the current fault.
+    /// last flush, or the current fault. Racing with `close`, it waits
+    /// until the writer has finished and reports how it finished.
     pub fn flush(&self) -> Result<(), Error> {
         self.request(Msg::Flush)
     }

@@ -96,6 +96,11 @@ impl Writer {
         }
     }
 
+    /// The state it shares with the sink's handles.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     /// Runs until the sink is closed and everything is written (or the
     /// close timeout passes during a fault). A panic here (a bug) still
     /// marks the sink closed, so producers never block on a dead writer.
