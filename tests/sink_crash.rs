@@ -1,6 +1,7 @@
 //! A process killed with SIGKILL mid-stream leaves a log whose lines are
 //! all whole events (but possibly a torn last one), and everything emitted
-//! well before the kill (more than the flush interval) is in it.
+//! well before the kill (more than the flush interval) is in it; a sink
+//! opened on that log afterwards starts on a line of its own.
 
 mod common;
 
@@ -86,4 +87,27 @@ fn sigkill_mid_stream_leaves_whole_lines_and_recent_events() {
         next > reported,
         "events up to {reported} were emitted 100 ms before the kill, the file ends at {next}"
     );
+
+    // The agent, restarted, appends to the same log: its first event is a
+    // line of its own, not glued to a torn last line (one is made if the
+    // kill happened to fall between two lines).
+    if data.last() == Some(&b'\n') {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(b"{\"event_type\":\"tool_ca").unwrap();
+    }
+    let sink = JsonlSink::open(&path).unwrap();
+    sink.emit(common::numbered(1, 0));
+    sink.close().unwrap();
+    let data = std::fs::read(&path).unwrap();
+    let last = data[..data.len() - 1]
+        .rsplit(|&b| b == b'\n')
+        .next()
+        .unwrap();
+    let ev = parser
+        .parse(last)
+        .expect("the restarted agent's event is whole");
+    assert_eq!(common::numbers_of(&ev), (1, 0));
 }

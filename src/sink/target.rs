@@ -47,6 +47,11 @@ pub(crate) struct FileTarget {
     /// the next write opens it first, and never rotates `file` again
     /// (which would delete the file the rotation just made).
     rotated: bool,
+    /// The last write ended inside a line (a short write): the rest of
+    /// that line goes to this file too, before any rotation. (A reopen
+    /// does not wait for it: it comes after a fault or a move, when the
+    /// old file may never take the rest.)
+    mid_line: bool,
     opts: FileOptions,
 }
 
@@ -66,8 +71,14 @@ pub(crate) fn open_file(path: &Path, opts: &FileOptions) -> io::Result<File> {
 
 impl FileTarget {
     pub(crate) fn open(path: PathBuf, opts: FileOptions) -> io::Result<FileTarget> {
-        let file = open_file(&path, &opts)?;
-        let meta = file.metadata()?;
+        let mut file = open_file(&path, &opts)?;
+        let mut meta = file.metadata()?;
+        if ends_mid_line(&path, &meta) {
+            // A writer was killed mid-line: end that fragment, so that our
+            // first line is not glued to it (and lost with it to readers).
+            file.write_all(b"\n")?;
+            meta = file.metadata()?;
+        }
         if !meta.is_file() {
             // Appending to a FIFO or device is allowed, but rotation and
             // reopen make no sense there.
@@ -87,6 +98,7 @@ impl FileTarget {
             id: (meta.dev(), meta.ino()),
             regular: meta.is_file(),
             rotated: false,
+            mid_line: false,
             path,
             file,
             opts,
@@ -177,28 +189,54 @@ impl FileTarget {
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(buf.len(), |e| e + 1);
-            if self.size > 0 && self.size + first_line as u64 > rot.max_bytes {
-                self.rotate(rot.keep)?;
-            }
-            let room = rot
-                .max_bytes
-                .saturating_sub(self.size)
-                .min(buf.len() as u64) as usize;
-            chunk = match buf[..room].iter().rposition(|&b| b == b'\n') {
-                // The longest run of whole lines that fits.
-                Some(end) => &buf[..end + 1],
-                // A line longer than the limit gets a file of its own.
-                None => &buf[..first_line],
+            chunk = if self.mid_line {
+                // The rest of a line this file holds the start of.
+                &buf[..first_line]
+            } else {
+                if self.size > 0 && self.size + first_line as u64 > rot.max_bytes {
+                    self.rotate(rot.keep)?;
+                }
+                let room = rot
+                    .max_bytes
+                    .saturating_sub(self.size)
+                    .min(buf.len() as u64) as usize;
+                match buf[..room].iter().rposition(|&b| b == b'\n') {
+                    // The longest run of whole lines that fits.
+                    Some(end) => &buf[..end + 1],
+                    // A line longer than the limit gets a file of its own.
+                    None => &buf[..first_line],
+                }
             };
         }
         let n = self.file.write(chunk)?;
         self.size += n as u64;
+        if n > 0 {
+            self.mid_line = chunk[n - 1] != b'\n';
+        }
         Ok(n)
     }
 
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         sync_data(&self.file)
     }
+}
+
+/// Whether the regular file `meta` describes (open at `path`) ends inside
+/// a line. Read through a second handle, checked to be the same file; a
+/// file we cannot read is taken to end well.
+fn ends_mid_line(path: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileExt;
+    if !meta.is_file() || meta.len() == 0 {
+        return false;
+    }
+    let Ok(reader) = File::open(path) else {
+        return false;
+    };
+    let same = reader
+        .metadata()
+        .is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
+    let mut last = [0u8];
+    same && matches!(reader.read_at(&mut last, meta.len() - 1), Ok(1)) && last[0] != b'\n'
 }
 
 fn sync_data(file: &File) -> io::Result<()> {
@@ -253,12 +291,7 @@ mod tests {
     #[test]
     fn a_durable_rotation_syncs_the_file_it_leaves() {
         for durable in [false, true] {
-            let dir = std::env::temp_dir().join(format!(
-                "agent-audit-target-{}-{durable}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = scratch(&format!("durable-{durable}"));
             let opts = FileOptions {
                 rotation: Some(Rotation {
                     max_bytes: 10,
@@ -279,5 +312,59 @@ mod tests {
             assert_eq!(SYNCS.with(|n| n.get()), usize::from(durable));
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("agent-audit-target-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// After a short write cut a line, the rest of it goes to the same
+    /// file even when it takes the file past the limit; the rotation
+    /// comes at the next line.
+    #[test]
+    fn a_line_cut_by_a_short_write_is_finished_before_a_rotation() {
+        let dir = scratch("mid-line");
+        let opts = FileOptions {
+            rotation: Some(Rotation {
+                max_bytes: 10,
+                keep: 2,
+            }),
+            ..FileOptions::default()
+        };
+        let mut target = FileTarget::open(dir.join("log"), opts).unwrap();
+        // A line of 16 bytes whose write stopped after 12 (as under a
+        // file-size limit): its first part is alone in the file.
+        assert_eq!(target.write(b"0123456789ab").unwrap(), 12);
+        assert!(target.mid_line);
+        assert_eq!(target.write(b"cde\nxy\n").unwrap(), 4);
+        assert!(!target.mid_line);
+        assert_eq!(target.write(b"xy\n").unwrap(), 3);
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        assert_eq!(read("log.1"), b"0123456789abcde\n");
+        assert_eq!(read("log"), b"xy\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file that ends inside a line (its writer was killed) gets that
+    /// line ended before ours, whichever way it is opened.
+    #[test]
+    fn a_torn_last_line_is_ended_before_the_first_new_one() {
+        let dir = scratch("torn");
+        let path = dir.join("log");
+        for (before, after) in [
+            (&b""[..], &b"new\n"[..]),
+            (b"whole\n", b"whole\nnew\n"),
+            (b"whole\ntor", b"whole\ntor\nnew\n"),
+        ] {
+            std::fs::write(&path, before).unwrap();
+            let mut target = FileTarget::open(path.clone(), FileOptions::default()).unwrap();
+            assert_eq!(target.write(b"new\n").unwrap(), 4);
+            assert_eq!(std::fs::read(&path).unwrap(), after);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
