@@ -163,6 +163,8 @@ impl Writer {
                 let deadline = *close_deadline.get_or_insert(now + self.cfg.close_timeout);
                 // `drained`: the ring is closed too and every message it
                 // accepted has been handled; nothing can arrive any more.
+                // Drops counted since this loop's report, before the close.
+                self.report_drops();
                 if rx.drained() && !self.held() {
                     // Wait for a producer still writing the last batch.
                     self.write_out();
@@ -246,7 +248,10 @@ impl Writer {
                 Msg::Flush(done) => self.flush(done),
                 Msg::Reopen(done) => {
                     self.write_out();
-                    let r = self.shared.output.target().reopen().map_err(Error::from);
+                    let r = self.shared.output.target().reopen().map_err(|e| {
+                        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+                        Error::from(e)
+                    });
                     done.complete(r);
                 }
             });
@@ -345,19 +350,22 @@ impl Writer {
         self.dirty = true;
     }
 
+    /// Completes a flush marker with the first error since the last one
+    /// (reported once: the next flush starts afresh), or the fault.
     fn flush(&mut self, done: &Completion) {
         self.write_out();
         let result = match self.fault.clone() {
-            Some(e) => Err(Error::Io(e)),
+            // Usually `first_error` is this fault's own error.
+            Some(e) => Err(self.first_error.take().unwrap_or(Error::Io(e))),
             None => {
                 let flushed = self.shared.output.target().flush(self.cfg.durable);
                 match flushed {
-                    Ok(()) => {
-                        self.dirty = false;
-                        self.first_error.take().map_or(Ok(()), Err)
+                    Ok(()) => self.dirty = false,
+                    Err(e) => {
+                        self.record(e);
                     }
-                    Err(e) => Err(self.record(e)),
                 }
+                self.first_error.take().map_or(Ok(()), Err)
             }
         };
         done.complete(result);
