@@ -118,6 +118,8 @@ fn dev_full_is_an_error_not_a_panic_and_close_reports_the_loss() {
     let err = sink.close().unwrap_err();
     assert!(matches!(err, Error::Abandoned { events: 10, .. }), "{err}");
     assert_eq!(sink.stats().abandoned, 10);
+    // Reported by close, the loss is not reported again.
+    sink.flush().unwrap();
 }
 
 #[test]
@@ -332,6 +334,47 @@ fn a_flush_racing_with_close_waits_for_the_writer() {
         assert!(ok, "the flush {name} failed");
         assert_eq!(written, 100, "the flush {name} returned early");
     }
+}
+
+/// A flush that meets a closing sink during a fault returns the fault at
+/// once, as it would while the sink is open, rather than wait for close
+/// (here, with no close timeout, until the fault clears).
+#[test]
+fn a_flush_racing_with_close_returns_the_fault_at_once() {
+    let w = Flaky::default();
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .close_timeout(Duration::MAX)
+            .writer(w.clone())
+            .unwrap(),
+    );
+    for i in 0..100 {
+        sink.emit(numbered(0, i));
+    }
+    sink.flush().unwrap();
+    w.failing.store(true, Ordering::SeqCst);
+    for i in 100..200 {
+        sink.emit(numbered(0, i));
+    }
+    let closer = {
+        let sink = sink.clone();
+        std::thread::spawn(move || sink.close())
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(sink.flush());
+        });
+    }
+    let flushed = rx.recv_timeout(Duration::from_secs(10));
+    w.failing.store(false, Ordering::SeqCst);
+    let err = flushed
+        .expect("the flush waited out the fault")
+        .unwrap_err();
+    assert!(err.to_string().contains("injected EIO"), "{err}");
+    closer.join().unwrap().unwrap();
+    common::assert_sequence(&w.indices(), 200, "after the fault");
 }
 
 /// A writer whose `flush` fails once, on command.

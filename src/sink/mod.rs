@@ -92,47 +92,88 @@ pub(crate) enum Msg {
 
 /// A one-shot result slot for flush and reopen requests (cold path).
 pub(crate) struct Completion {
-    result: Mutex<Option<Result<(), Error>>>,
+    state: Mutex<Answer>,
     ready: Condvar,
+}
+
+enum Answer {
+    Waiting,
+    /// The waiter stopped waiting (it returned the writer's fault).
+    Gone,
+    Done(Result<(), Error>),
 }
 
 impl Completion {
     fn new() -> Arc<Completion> {
-        Arc::new(Completion {
-            result: Mutex::new(None),
+        Arc::new(Completion::waiting())
+    }
+
+    fn waiting() -> Completion {
+        Completion {
+            state: Mutex::new(Answer::Waiting),
             ready: Condvar::new(),
-        })
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Answer> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn complete(&self, r: Result<(), Error>) {
-        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        self.ready.notify_all();
+        self.answer(|_| r);
+    }
+
+    /// Completes with what `answer` returns, told whether anyone still
+    /// waits; decided under the lock, so a waiter that leaves either gets
+    /// this answer or was gone before it was made.
+    pub(crate) fn answer(&self, answer: impl FnOnce(bool) -> Result<(), Error>) {
+        let mut state = self.lock();
+        let waiting = matches!(*state, Answer::Waiting);
+        let r = answer(waiting);
+        if waiting {
+            *state = Answer::Done(r);
+            self.ready.notify_all();
+        }
     }
 
     fn wait_timeout(&self, t: Duration) -> Option<Result<(), Error>> {
-        let guard = self.result.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut guard, _) = self
+        let (mut state, _) = self
             .ready
-            .wait_timeout_while(guard, t, |r| r.is_none())
+            .wait_timeout_while(self.lock(), t, |s| matches!(s, Answer::Waiting))
             .unwrap_or_else(|p| p.into_inner());
-        guard.take()
+        match std::mem::replace(&mut *state, Answer::Gone) {
+            Answer::Done(r) => Some(r),
+            other => {
+                *state = other;
+                None
+            }
+        }
     }
 
-    /// Waits for the result and leaves it for other waiters.
-    fn wait_shared(&self) -> Result<(), Error> {
-        let guard = self.result.lock().unwrap_or_else(|p| p.into_inner());
-        let guard = self
+    /// Stops waiting; the answer, if it came meanwhile.
+    fn leave(&self) -> Option<Result<(), Error>> {
+        match std::mem::replace(&mut *self.lock(), Answer::Gone) {
+            Answer::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Waits for the answer (`Ok` if none will come) and leaves it for
+    /// other waiters.
+    fn wait_shared(&self, t: Duration) -> Option<Result<(), Error>> {
+        let (state, _) = self
             .ready
-            .wait_while(guard, |r| r.is_none())
+            .wait_timeout_while(self.lock(), t, |s| matches!(s, Answer::Waiting))
             .unwrap_or_else(|p| p.into_inner());
-        guard.clone().unwrap_or(Ok(()))
+        match &*state {
+            Answer::Done(r) => Some(r.clone()),
+            Answer::Gone => Some(Ok(())),
+            Answer::Waiting => None,
+        }
     }
 
     fn is_complete(&self) -> bool {
-        self.result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        !matches!(*self.lock(), Answer::Waiting)
     }
 }
 
@@ -189,6 +230,12 @@ pub(crate) struct Shared {
     /// Completed with the writer's result when its thread ends, however
     /// it ends: a flush racing with `close` waits for it.
     exited: Completion,
+    /// The fault a flusher returned without waiting for its marker: the
+    /// writer does not report it again.
+    told_fault: Mutex<Option<Arc<io::Error>>>,
+    /// `close` has returned the writer's result: later flushes do not
+    /// report it again.
+    close_returned: AtomicBool,
 }
 
 /// A snapshot of the sink's counters.
@@ -360,10 +407,9 @@ impl SinkBuilder {
             fault: Mutex::new(None),
             stats: Counters::default(),
             after_close_reported: AtomicU64::new(0),
-            exited: Completion {
-                result: Mutex::new(None),
-                ready: Condvar::new(),
-            },
+            exited: Completion::waiting(),
+            told_fault: Mutex::new(None),
+            close_returned: AtomicBool::new(false),
         });
         let cfg = writer::Config {
             format: self.format,
@@ -624,7 +670,7 @@ impl JsonlSink {
                 break;
             }
             if let Some(e) = self.current_fault() {
-                return Err(Error::Io(e));
+                return Err(self.tell(e));
             }
             if self.shared.closed.load(Ordering::Acquire) {
                 // Closed concurrently: the writer is writing what came
@@ -633,35 +679,57 @@ impl JsonlSink {
             }
         }
         self.shared.wake.unpark();
-        loop {
+        let answered = loop {
             if let Some(r) = done.wait_timeout(Duration::from_millis(5)) {
-                return match (r, self.after_close_error()) {
-                    (Err(e), _) | (Ok(()), Some(e)) => Err(e),
-                    (Ok(()), None) => Ok(()),
-                };
+                break r;
             }
-            if let Some(e) = self
-                .shared
-                .fault
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
-                return Err(Error::Io(e));
+            if let Some(e) = self.current_fault() {
+                // The marker stays queued; its answer, should it come
+                // between the check and leaving, wins.
+                match done.leave() {
+                    Some(r) => break r,
+                    None => return Err(self.tell(e)),
+                }
             }
             if self.shared.exited.is_complete() {
                 // Only a panic ends the writer with a marker unanswered.
                 return self.after_exit();
             }
+        };
+        match (answered, self.after_close_error()) {
+            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
         }
+    }
+
+    /// Returns the fault to a flusher that does not wait for the writer's
+    /// answer, and notes it as told.
+    fn tell(&self, e: Arc<io::Error>) -> Error {
+        *self
+            .shared
+            .told_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        Error::Io(e)
     }
 
     /// Once the sink is closing: waits until the writer has written (or
     /// given up on) everything the queue accepted, then reports how that
-    /// ended, and any events refused after close. Bounded by the close
-    /// timeout, as `close` is.
+    /// ended (unless `close` already has), and any events refused after
+    /// close. A fault meanwhile is returned at once, as while open.
     fn after_exit(&self) -> Result<(), Error> {
-        match (self.shared.exited.wait_shared(), self.after_close_error()) {
+        let exit = loop {
+            if self.shared.close_returned.load(Ordering::Acquire) {
+                break Ok(());
+            }
+            if let Some(r) = self.shared.exited.wait_shared(Duration::from_millis(5)) {
+                break r;
+            }
+            if let Some(e) = self.current_fault() {
+                return Err(self.tell(e));
+            }
+        };
+        match (exit, self.after_close_error()) {
             (Err(e), _) | (Ok(()), Some(e)) => Err(e),
             (Ok(()), None) => Ok(()),
         }
@@ -701,9 +769,11 @@ impl JsonlSink {
             Some(h) => {
                 self.shared.wake.unpark();
                 self.shared.space.notify();
-                h.join().unwrap_or_else(|_| {
+                let result = h.join().unwrap_or_else(|_| {
                     Err(Error::Panicked("the audit writer thread panicked".into()))
-                })
+                });
+                self.shared.close_returned.store(true, Ordering::Release);
+                result
             }
             None => Ok(()),
         };

@@ -71,9 +71,20 @@ pub(crate) fn open_file(path: &Path, opts: &FileOptions) -> io::Result<File> {
 
 impl FileTarget {
     pub(crate) fn open(path: PathBuf, opts: FileOptions) -> io::Result<FileTarget> {
+        FileTarget::open_after(path, opts, None)
+    }
+
+    /// Opens `path`; `current` is the file open until now, if any, whose
+    /// last line may be ours and unfinished.
+    fn open_after(
+        path: PathBuf,
+        opts: FileOptions,
+        current: Option<&FileTarget>,
+    ) -> io::Result<FileTarget> {
         let mut file = open_file(&path, &opts)?;
         let mut meta = file.metadata()?;
-        if ends_mid_line(&path, &meta) {
+        let same = current.filter(|c| c.id == (meta.dev(), meta.ino()));
+        if same.is_none() && ends_mid_line(&path, &meta) {
             // A writer was killed mid-line: end that fragment, so that our
             // first line is not glued to it (and lost with it to readers).
             file.write_all(b"\n")?;
@@ -89,7 +100,10 @@ impl FileTarget {
                 ));
             }
         }
-        Ok(FileTarget::with(path, file, &meta, opts))
+        let mut target = FileTarget::with(path, file, &meta, opts);
+        // The same file again: a line we began there is still ours to end.
+        target.mid_line = same.is_some_and(|c| c.mid_line);
+        Ok(target)
     }
 
     fn with(path: PathBuf, file: File, meta: &std::fs::Metadata, opts: FileOptions) -> FileTarget {
@@ -116,13 +130,17 @@ impl FileTarget {
 
     /// Reopens the path (after an external rotation or a deletion).
     pub(crate) fn reopen(&mut self) -> io::Result<()> {
-        if self.opts.durable {
-            // A failure is the write's: retried, and reported by `flush`.
-            sync_data(&self.file)?;
-        }
+        // Synced first, but a file that cannot be synced (gone with its
+        // device) must not keep us from the next: the error is reported
+        // as the write's, after the switch.
+        let synced = if self.opts.durable {
+            sync_data(&self.file)
+        } else {
+            Ok(())
+        };
         // The path is kept on failure, for the retry.
-        *self = FileTarget::open(self.path.clone(), self.opts)?;
-        Ok(())
+        *self = FileTarget::open_after(self.path.clone(), self.opts, Some(self))?;
+        synced
     }
 
     /// Whether the path now names another file, or none.
@@ -346,6 +364,21 @@ mod tests {
         let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
         assert_eq!(read("log.1"), b"0123456789abcde\n");
         assert_eq!(read("log"), b"xy\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Reopening the file we have open (an explicit reopen, nothing moved)
+    /// keeps a line we began there ours to finish: no newline is added.
+    #[test]
+    fn reopening_the_same_file_keeps_our_unfinished_line() {
+        let dir = scratch("same-file");
+        let path = dir.join("log");
+        let mut target = FileTarget::open(path.clone(), FileOptions::default()).unwrap();
+        assert_eq!(target.write(b"abc").unwrap(), 3);
+        target.reopen().unwrap();
+        assert!(target.mid_line);
+        assert_eq!(target.write(b"def\n").unwrap(), 4);
+        assert_eq!(std::fs::read(&path).unwrap(), b"abcdef\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -354,21 +354,44 @@ impl Writer {
     /// (reported once: the next flush starts afresh), or the fault.
     fn flush(&mut self, done: &Completion) {
         self.write_out();
-        let result = match self.fault.clone() {
-            // Usually `first_error` is this fault's own error.
-            Some(e) => Err(self.first_error.take().unwrap_or(Error::Io(e))),
-            None => {
-                let flushed = self.shared.output.target().flush(self.cfg.durable);
-                match flushed {
-                    Ok(()) => self.dirty = false,
-                    Err(e) => {
-                        self.record(e);
-                    }
+        if self.fault.is_none() {
+            let flushed = self.shared.output.target().flush(self.cfg.durable);
+            match flushed {
+                Ok(()) => self.dirty = false,
+                Err(e) => {
+                    self.record(e);
                 }
-                self.first_error.take().map_or(Ok(()), Err)
             }
-        };
-        done.complete(result);
+        }
+        done.answer(|waiting| {
+            let first = self.take_first_error();
+            if !waiting {
+                // Its flusher left with the fault: other errors wait for
+                // the next flush.
+                self.first_error = first;
+                return Ok(());
+            }
+            match &self.fault {
+                // Usually `first` is this fault's own error.
+                Some(e) => Err(first.unwrap_or_else(|| Error::Io(e.clone()))),
+                None => first.map_or(Ok(()), Err),
+            }
+        });
+    }
+
+    /// The first error since the last flush, unless it is a fault a
+    /// flusher was already told of.
+    fn take_first_error(&mut self) -> Option<Error> {
+        let told = self
+            .shared
+            .told_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match self.first_error.take() {
+            Some(Error::Io(e)) if told.as_ref().is_some_and(|t| Arc::ptr_eq(t, &e)) => None,
+            first => first,
+        }
     }
 
     /// Writes the held bytes, handed-over batches first; on error keeps
@@ -514,17 +537,21 @@ impl Writer {
         err
     }
 
+    /// A write or sync failed. The error that starts a fault is the one
+    /// flushers are told (once); each failed retry after it is counted, not
+    /// reported again.
     fn fail(&mut self, e: io::Error) {
-        let err = self.record(e);
-        let Error::Io(shared) = err else {
-            unreachable!()
-        };
-        *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
-        self.shared.output.stop_helping();
         if self.fault.is_some() {
+            self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
             self.retry_delay = (self.retry_delay * 2).min(RETRY_MAX);
+        } else {
+            let Error::Io(shared) = self.record(e) else {
+                unreachable!()
+            };
+            *self.shared.fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
+            self.fault = Some(shared);
         }
-        self.fault = Some(shared);
+        self.shared.output.stop_helping();
         self.retry_at = Instant::now() + self.retry_delay;
     }
 
@@ -572,7 +599,7 @@ impl Writer {
         if let Err(e) = result {
             self.record(e);
         }
-        self.first_error.take().map_or(Ok(()), Err)
+        self.take_first_error().map_or(Ok(()), Err)
     }
 
     /// Gives up after the close timeout with a fault still present: counts
