@@ -105,6 +105,53 @@ fn convert_round_trips_through_compact_on_stdin() {
     assert!(compared > 200);
 }
 
+/// A report that cannot be written (stderr on a full disk) costs neither
+/// the good lines' output nor the exit status: no panic.
+#[test]
+fn an_unwritable_stderr_loses_no_output() {
+    for cmd in ["convert", "stats", "verify"] {
+        let out = bin()
+            .args([cmd, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create("/dev/full").unwrap())
+            .spawn()
+            .and_then(|mut child| {
+                let mut stdin = child.stdin.take().unwrap();
+                stdin.write_all(b"bad\n{\"event_type\": \"base\"}\n")?;
+                drop(stdin);
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {:?}", out.status);
+        if cmd == "convert" {
+            assert_eq!(text(&out.stdout), "{\"event_type\":\"base\"}\n");
+        }
+    }
+}
+
+/// `-o` naming the input would empty it before reading: refused, and the
+/// log is left whole.
+#[test]
+fn convert_refuses_to_overwrite_its_input() {
+    let dir = common::scratch_dir("cli-convert-same");
+    let log = dir.join("log.jsonl");
+    std::fs::copy(FIXTURE, &log).unwrap();
+    let path = log.to_str().unwrap();
+    let out = run(&["convert", path, "-o", path]);
+    assert_clean_failure(&out, "is the input");
+    let out = bin()
+        .args(["convert", "-", "-o", path])
+        .stdin(std::fs::File::open(&log).unwrap())
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, "is the input");
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        std::fs::read(FIXTURE).unwrap()
+    );
+}
+
 #[test]
 fn convert_reports_bad_lines_and_keeps_the_good_ones() {
     let dir = common::scratch_dir("cli-convert");
@@ -162,6 +209,19 @@ fn verify_passes_the_fixture_and_lists_damage() {
             .unwrap()
             .ends_with("6 valid (0 of unknown type), 4 invalid, 0 torn"),
         "{report}"
+    );
+}
+
+/// Counts too large for 64 bits stop at the largest, not wrap around.
+#[test]
+fn stats_sums_saturate() {
+    let line = b"{\"event_type\":\"turn_end\",\"function_calls_count\":9223372036854775807}\n";
+    let out = run_stdin(&["stats", "--json", "-"], &line.repeat(3));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("\"function_calls\":18446744073709551615"),
+        "{}",
+        text(&out.stdout)
     );
 }
 

@@ -23,6 +23,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> CmdResult {
     let input = open_input(&args.input)?;
+    if let Some(out) = &args.output {
+        refuse_overwriting_the_input(&args.input, out)?;
+    }
     let out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(File::create(p).map_err(|e| {
             Failure(format!(
@@ -48,10 +51,13 @@ pub fn run(args: Args) -> CmdResult {
             }
             Err(e) => {
                 if matches!(e.kind, agent_audit::reader::LineErrorKind::Io(_)) {
+                    // What was read before the failure is kept.
+                    out.write_all(&buf)?;
+                    out.flush()?;
                     return Err(Failure(format!("reading {}: {e}", args.input.display())));
                 }
                 bad += 1;
-                eprintln!("{e}");
+                report!("{e}");
             }
         }
     }
@@ -62,4 +68,23 @@ pub fn run(args: Args) -> CmdResult {
     } else {
         Outcome::Problems
     })
+}
+
+/// `-o` naming the input (stdin included) would truncate it before it is
+/// read: refused, with the log left as it is.
+fn refuse_overwriting_the_input(input: &PathArg, output: &PathArg) -> Result<(), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let input = if input.as_os_str() == "-" {
+        std::path::Path::new("/dev/stdin")
+    } else {
+        input.as_path()
+    };
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    match (id(input), id(output)) {
+        (Some(a), Some(b)) if a == b => Err(Failure(format!(
+            "{} is the input: write to another file (then rename it)",
+            output.display()
+        ))),
+        _ => Ok(()),
+    }
 }

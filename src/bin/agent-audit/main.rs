@@ -3,6 +3,16 @@
 //! Every failure is one line on stderr and exit status 1; a closed stdout
 //! (`agent-audit convert log | head`) ends the command quietly.
 
+/// `eprintln!` without its panic when stderr cannot be written (a full
+/// disk, a closed pipe): a report that cannot be shown must not cost the
+/// output that can.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod convert;
 mod stats;
 mod stress;
@@ -123,7 +133,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Problems) => ExitCode::FAILURE,
         Err(Failure(msg)) if is_broken_pipe(&msg) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
-            eprintln!("agent-audit: {msg}");
+            report!("agent-audit: {msg}");
             ExitCode::FAILURE
         }
     }

@@ -112,7 +112,9 @@ impl Summary {
             Kind::TurnStart(_) => self.turns_started += 1,
             Kind::TurnEnd(t) => {
                 self.turns_ended += 1;
-                self.function_calls += t.function_calls_count.max(0) as u64;
+                self.function_calls = self
+                    .function_calls
+                    .saturating_add(t.function_calls_count.max(0) as u64);
                 self.function_calls_max = self.function_calls_max.max(t.function_calls_count);
             }
             _ => {}
@@ -138,7 +140,7 @@ pub fn run(args: Args) -> CmdResult {
                     return Err(Failure(format!("reading {}: {e}", args.file.display())));
                 }
                 sum.invalid += 1;
-                eprintln!("{e}");
+                report!("{e}");
             }
         }
     }

@@ -218,7 +218,7 @@ pub fn run(args: Args) -> CmdResult {
                     Ok(_) => {}
                     Err(e) => {
                         bad += 1;
-                        eprintln!("line {}: {e}", raw.number);
+                        report!("line {}: {e}", raw.number);
                     }
                 }
             }
@@ -227,7 +227,7 @@ pub fn run(args: Args) -> CmdResult {
                     return Err(Failure(format!("reading {}: {e}", path.display())));
                 }
                 bad += 1;
-                eprintln!("{e}");
+                report!("{e}");
             }
         }
     }
@@ -266,7 +266,7 @@ pub fn run(args: Args) -> CmdResult {
                 if let LineErrorKind::Io(_) = e.kind {
                     return Err(Failure(format!("reading {}: {e}", path.display())));
                 }
-                eprintln!("{e}");
+                report!("{e}");
             }
         }
     }
