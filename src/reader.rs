@@ -192,6 +192,11 @@ impl<R: Read> Lines<R> {
     }
 
     /// The next non-blank line, or why a line could not be returned;
+    /// Lines read so far, blank ones included: the number of the last.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
     /// `None` at the end (and after a read error).
     #[allow(clippy::should_implement_trait)] // lines borrow the buffer
     pub fn next_line(&mut self) -> Option<Result<RawLine<'_>, LineError>> {
@@ -486,8 +491,11 @@ pub enum Start {
 ///
 /// The iterator blocks, polling every `poll` interval, and ends only on an
 /// I/O error. Line numbers count from the start of the file being read
-/// (they restart at 1 after a rotation). A line is yielded once its newline has been written, so a
-/// writer's half-written line is never reported as torn.
+/// (they restart at 1 after a rotation). A line is yielded once its newline
+/// has been written, so a writer's half-written line is never reported as
+/// torn, unless the file is replaced (rotated, truncated) with it still
+/// unfinished: then it is, as [`LineErrorKind::Torn`]. At most about a
+/// megabyte is read ahead of what has been yielded.
 pub struct Follow {
     path: std::path::PathBuf,
     file: std::fs::File,
@@ -495,13 +503,26 @@ pub struct Follow {
     offset: u64,
     line: u64,
     pending: Vec<u8>,
-    /// Complete lines read, `None` for one longer than the limit.
-    ready: std::collections::VecDeque<(u64, Option<Vec<u8>>)>,
+    /// Lines read and not yet yielded, with their numbers.
+    ready: std::collections::VecDeque<(u64, Ready)>,
     parser: LineParser,
     poll: std::time::Duration,
     max_line: usize,
     skipping: bool,
 }
+
+/// A line `Follow` has read.
+enum Ready {
+    Whole(Vec<u8>),
+    /// Longer than the limit; skipped.
+    TooLong,
+    /// The end of a file left for another, without its newline.
+    Torn,
+}
+
+/// How much `Follow` reads before it yields what it has: what it holds
+/// stays bounded whatever the file's size.
+const FOLLOW_READ: usize = 1 << 20;
 
 fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
@@ -548,7 +569,8 @@ impl Follow {
         self
     }
 
-    /// Reads what is there now; returns how many bytes.
+    /// Reads what is there now, up to about `FOLLOW_READ` bytes; returns
+    /// how many.
     fn read_more(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; 64 << 10];
         let mut total = 0;
@@ -568,11 +590,11 @@ impl Follow {
                 self.line += 1;
                 if self.skipping {
                     self.skipping = false;
-                    self.ready.push_back((self.line, None));
+                    self.ready.push_back((self.line, Ready::TooLong));
                 } else {
                     let mut l = std::mem::take(&mut self.pending);
                     l.extend_from_slice(&data[..nl]);
-                    self.ready.push_back((self.line, Some(l)));
+                    self.ready.push_back((self.line, Ready::Whole(l)));
                 }
                 data = &data[nl + 1..];
             }
@@ -582,6 +604,9 @@ impl Follow {
                     self.pending = Vec::new();
                     self.skipping = true;
                 }
+            }
+            if total >= FOLLOW_READ {
+                return Ok(total);
             }
         }
     }
@@ -599,6 +624,10 @@ impl Follow {
         let file = std::fs::File::open(&self.path)?;
         self.id = file_id(&file.metadata()?);
         self.file = file;
+        // The old file ended inside a line: reported, not dropped.
+        if !self.pending.is_empty() || self.skipping {
+            self.ready.push_back((self.line + 1, Ready::Torn));
+        }
         self.offset = 0;
         self.line = 0;
         self.pending.clear();
@@ -612,13 +641,22 @@ impl Iterator for Follow {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some((line, bytes)) = self.ready.pop_front() {
-                let Some(bytes) = bytes else {
-                    let limit = self.max_line;
-                    return Some(Err(LineError {
-                        line,
-                        kind: LineErrorKind::TooLong { limit },
-                    }));
+            if let Some((line, ready)) = self.ready.pop_front() {
+                let bytes = match ready {
+                    Ready::Whole(bytes) => bytes,
+                    Ready::TooLong => {
+                        let limit = self.max_line;
+                        return Some(Err(LineError {
+                            line,
+                            kind: LineErrorKind::TooLong { limit },
+                        }));
+                    }
+                    Ready::Torn => {
+                        return Some(Err(LineError {
+                            line,
+                            kind: LineErrorKind::Torn,
+                        }))
+                    }
                 };
                 let mut l = &bytes[..];
                 if l.last() == Some(&b'\r') {

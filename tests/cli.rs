@@ -396,6 +396,40 @@ fn tail_shows_the_last_matching_events_raw_when_piped() {
     assert!(lines.lines().all(|l| l.contains("\"severity\": \"error\"")));
 }
 
+/// Following counts lines on from the file's end, the blank lines at its
+/// end included: a bad line appended is reported by its real number.
+#[test]
+fn tail_follow_numbers_lines_after_trailing_blank_ones() {
+    let dir = common::scratch_dir("cli-tail-blank");
+    let path = dir.join("live.jsonl");
+    std::fs::write(&path, "{\"event_type\": \"base\"}\n\n\n").unwrap();
+    let mut child = bin()
+        .args(["tail", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line);
+        let _ = tx.send(line);
+    });
+    // Appended once tail has read the file (it polls every 200 ms).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"garbage\n").unwrap();
+    let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let got = got.expect("tail reported nothing");
+    assert!(got.starts_with("line 4: "), "{got}");
+}
+
 #[test]
 fn tail_follow_prints_appended_events() {
     let dir = common::scratch_dir("cli-tail");

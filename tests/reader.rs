@@ -251,11 +251,11 @@ fn follow_sees_appends_and_survives_rotation() {
             }
         }
     });
-    let next = || {
+    let next_item = || {
         rx.recv_timeout(Duration::from_secs(10))
             .expect("follow stalled")
-            .unwrap()
     };
+    let next = || next_item().unwrap();
     assert_eq!(next(), agent_audit::Value::from(0i64));
 
     let mut f = std::fs::OpenOptions::new()
@@ -276,6 +276,21 @@ fn follow_sees_appends_and_survives_rotation() {
     std::fs::write(&path, line(3)).unwrap();
     assert_eq!(next(), agent_audit::Value::from(2i64));
     assert_eq!(next(), agent_audit::Value::from(3i64));
+
+    // A file rotated away with its last line unfinished: that line is
+    // reported torn (it was dropped silently once), then the new file's.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(&line(4).as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    std::fs::rename(&path, dir.join("audit.jsonl.2")).unwrap();
+    std::fs::write(&path, line(5)).unwrap();
+    let torn = next_item().expect_err("the unfinished line");
+    assert!(matches!(torn.kind, LineErrorKind::Torn), "{torn}");
+    assert_eq!(torn.line, 2);
+    assert_eq!(next(), agent_audit::Value::from(5i64));
 }
 
 /// Found by fuzzing (fuzz/regressions/read_stream/bom-split-max-line-1):

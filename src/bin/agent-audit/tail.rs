@@ -231,6 +231,11 @@ pub fn run(args: Args) -> CmdResult {
             }
         }
     }
+    if resume.0 == len {
+        // Everything read was whole lines: following counts on from the
+        // last, blank ones included.
+        resume.1 = lines.line();
+    }
     for (raw, ev) in &last {
         printer.show(raw, ev)?;
     }
