@@ -73,23 +73,29 @@ impl Printer {
             "warning" => ("\x1b[33m", "\x1b[0m"),
             _ => ("", ""),
         };
+        // Every text from the log is shown without its control characters:
+        // a log must not be able to move the cursor or retitle the terminal.
         writeln!(
             self.out,
             "{} {color}{:<7}{reset} {:<12} {:<20} {}",
-            ev.timestamp,
-            ev.severity.as_str(),
-            ev.agent_id.as_deref().unwrap_or("-"),
-            ev.event_type(),
-            details(ev)
+            printable(&ev.timestamp.to_string()),
+            printable(ev.severity.as_str()),
+            printable(ev.agent_id.as_deref().unwrap_or("-")),
+            printable(ev.event_type()),
+            printable(&details(ev))
         )
     }
 }
 
-fn clip(s: &str, n: usize) -> String {
-    let one_line: String = s
-        .chars()
+/// `s` on one line with no control characters (each becomes a space).
+fn printable(s: &str) -> String {
+    s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+        .collect()
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let one_line = printable(s);
     match one_line.char_indices().nth(n) {
         Some((i, _)) => format!("{}…", &one_line[..i]),
         None => one_line,
@@ -276,4 +282,16 @@ pub fn run(args: Args) -> CmdResult {
         }
     }
     Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Escape sequences in a log (ESC, BEL, the C1 CSI) reach the terminal
+    /// as spaces; other text is kept.
+    #[test]
+    fn log_text_reaches_the_terminal_without_control_characters() {
+        assert_eq!(printable("a\x1b]0;x\x07b\u{9b}2Jc\né"), "a ]0;x b 2Jc é");
+    }
 }
