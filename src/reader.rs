@@ -505,6 +505,8 @@ pub struct Follow {
     pending: Vec<u8>,
     /// Lines read and not yet yielded, with their numbers.
     ready: std::collections::VecDeque<(u64, Ready)>,
+    /// The bytes of the last line yielded as a record.
+    last: Vec<u8>,
     parser: LineParser,
     poll: std::time::Duration,
     max_line: usize,
@@ -556,11 +558,19 @@ impl Follow {
             line,
             pending: Vec::new(),
             ready: Default::default(),
+            last: Vec::new(),
             parser: LineParser::new(),
             poll: std::time::Duration::from_millis(200),
             max_line: DEFAULT_MAX_LINE,
             skipping: false,
         })
+    }
+
+    /// The line the last [`Record`] was read from, as it is in the file
+    /// (without its newline, or a `\r` before it): for passing events on
+    /// byte for byte.
+    pub fn last_line(&self) -> &[u8] {
+        &self.last
     }
 
     /// How often to look for new data (default 200 ms).
@@ -665,8 +675,13 @@ impl Iterator for Follow {
                 if l.iter().all(|b| matches!(b, b' ' | b'\t')) {
                     continue;
                 }
+                let len = l.len();
                 return Some(match self.parser.parse(l) {
-                    Ok(event) => Ok(Record { line, event }),
+                    Ok(event) => {
+                        self.last = bytes;
+                        self.last.truncate(len);
+                        Ok(Record { line, event })
+                    }
                     Err(e) => Err(LineError {
                         line,
                         kind: LineErrorKind::Invalid(e),

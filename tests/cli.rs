@@ -396,6 +396,65 @@ fn tail_shows_the_last_matching_events_raw_when_piped() {
     assert!(lines.lines().all(|l| l.contains("\"severity\": \"error\"")));
 }
 
+/// Followed lines are passed on as they are in the file, like the first
+/// N: a python-format log stays python format.
+#[test]
+fn tail_follow_passes_lines_through_byte_for_byte() {
+    let dir = common::scratch_dir("cli-tail-raw");
+    let path = dir.join("live.jsonl");
+    std::fs::write(&path, "").unwrap();
+    let mut child = bin()
+        .args(["tail", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fixture = std::fs::read(FIXTURE).unwrap();
+    let lines: Vec<&[u8]> = fixture.split_inclusive(|&b| b == b'\n').take(5).collect();
+    // Appended once tail follows (were it slower, it would show them as
+    // its first lines: raw too).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    for line in &lines {
+        f.write_all(line).unwrap();
+    }
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..5 {
+            let mut line = Vec::new();
+            if std::io::BufRead::read_until(&mut stdout, b'\n', &mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            let _ = tx.send(line);
+        }
+    });
+    let got: Vec<Vec<u8>> = (0..5)
+        .map_while(|_| rx.recv_timeout(std::time::Duration::from_secs(20)).ok())
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, lines);
+}
+
+/// Without `-f`, an unterminated last line that does not parse is
+/// reported as torn, as the library's reader reports it.
+#[test]
+fn tail_reports_a_torn_last_line_as_torn() {
+    let dir = common::scratch_dir("cli-tail-torn");
+    let path = dir.join("log.jsonl");
+    std::fs::write(&path, damaged()).unwrap();
+    let out = run(&["tail", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.lines().any(|l| l.starts_with("line 9: torn last line")),
+        "{err}"
+    );
+}
+
 /// Following counts lines on from the file's end, the blank lines at its
 /// end included: a bad line appended is reported by its real number.
 #[test]

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 
 use agent_audit::event::FieldRef;
-use agent_audit::reader::{Follow, LineErrorKind, Lines, Start};
+use agent_audit::reader::{Follow, LineError, LineErrorKind, Lines, Start};
 use agent_audit::{json, Event, Format, Kind};
 
 use crate::{CmdResult, Failure, Outcome, PathArg};
@@ -222,6 +222,16 @@ pub fn run(args: Args) -> CmdResult {
                         }
                     }
                     Ok(_) => {}
+                    // Unterminated and unreadable: what a writer killed
+                    // mid-line leaves, reported as the reader does.
+                    Err(_) if !raw.terminated => {
+                        bad += 1;
+                        let torn = LineError {
+                            line: raw.number,
+                            kind: LineErrorKind::Torn,
+                        };
+                        report!("{torn}");
+                    }
                     Err(e) => {
                         bad += 1;
                         report!("line {}: {e}", raw.number);
@@ -258,18 +268,12 @@ pub fn run(args: Args) -> CmdResult {
         offset: resume.0,
         line: resume.1,
     };
-    let follow = Follow::open(path, start).map_err(open_err)?;
-    for item in follow {
+    let mut follow = Follow::open(path, start).map_err(open_err)?;
+    while let Some(item) = follow.next() {
         match item {
             Ok(rec) if args.matches(&rec.event) => {
-                if printer.pretty {
-                    printer.show(&[], &rec.event)?;
-                } else {
-                    // Piped: pass the event on as compact JSONL.
-                    let mut line = Vec::new();
-                    json::write_event(&mut line, &rec.event, Format::Compact);
-                    printer.out.write_all(&line)?;
-                }
+                // Piped, the line as it is in the file.
+                printer.show(follow.last_line(), &rec.event)?;
                 printer.out.flush()?;
             }
             Ok(_) => {}
