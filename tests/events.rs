@@ -314,3 +314,39 @@ fn integers_beyond_f64_survive_reading_and_writing() {
         assert_eq!(json::parse_line(out.trim_end().as_bytes()).unwrap(), ev);
     }
 }
+
+/// A key given twice counts with its last value, as Python's `json` reads
+/// it, on the fast path and the fallback alike: an earlier value of the
+/// wrong type does not reject the line, a later one does.
+#[test]
+fn a_key_given_twice_counts_its_last_value() {
+    let mut parser = json::LineParser::new();
+    let cases: [(&[u8], Option<&str>); 3] = [
+        (
+            br#"{"event_type": "base", "agent_id": 5, "agent_id": "a"}"#,
+            Some("a"),
+        ),
+        (
+            br#"{"event_type":"turn_end","function_calls_count":"x","agent_id":"b","function_calls_count":3}"#,
+            Some("b"),
+        ),
+        (br#"{"event_type": "base", "agent_id": "a", "agent_id": 5}"#, None),
+    ];
+    for (line, agent) in cases {
+        let fast = parser.parse(line);
+        let slow = parser.parse_slow(line);
+        match agent {
+            Some(agent) => {
+                let ev = fast.unwrap();
+                assert_eq!(ev.agent_id.as_deref(), Some(agent));
+                assert_eq!(slow.unwrap(), ev);
+                if let Kind::TurnEnd(t) = &ev.kind {
+                    assert_eq!(t.function_calls_count, 3);
+                }
+            }
+            None => {
+                assert!(fast.is_err() && slow.is_err(), "the last value is wrong");
+            }
+        }
+    }
+}

@@ -242,10 +242,53 @@ pub(crate) fn event(members: Members) -> Result<Event, ParseError> {
         .find(|(k, _)| k == "event_type")
         .ok_or(ParseError::MissingEventType)?;
     let mut b = Builder::new(tag.1.clone())?;
-    for (key, value) in members {
-        b.set(&key, value)?;
+    let mut members = members;
+    let mut last = None;
+    for i in 0..members.len() {
+        let value = std::mem::take(&mut members[i].1);
+        if let Err(e) = b.set(&members[i].0, value) {
+            // A key given again later: that value is the one that counts.
+            let last =
+                last.get_or_insert_with(|| LastIndex::new(members.iter().map(|(k, _)| k.clone())));
+            if !last.again(&members[i].0, i) {
+                return Err(e);
+            }
+        }
     }
     Ok(b.ev)
+}
+
+/// Each key's last position among an object's members; built only when a
+/// value is refused, to tell whether a later one replaces it (as Python's
+/// `json` keeps the last of a repeated key).
+struct LastIndex<K>(std::collections::HashMap<K, usize>);
+
+impl<K: std::hash::Hash + Eq + std::borrow::Borrow<str>> LastIndex<K> {
+    fn new(keys: impl Iterator<Item = K>) -> Self {
+        LastIndex(keys.enumerate().map(|(i, k)| (k, i)).collect())
+    }
+
+    /// Whether `key`, found at member `i`, comes again later.
+    fn again(&self, key: &str, i: usize) -> bool {
+        self.0.get(key).is_some_and(|&last| last > i)
+    }
+}
+
+/// The keys of the `count` members of the object whose first key is at
+/// `at`.
+fn tape_keys<'a>(
+    nodes: &'a [Node<'a>],
+    mut at: usize,
+    count: usize,
+) -> impl Iterator<Item = &'a str> {
+    (0..count).map(move |_| {
+        let key = match nodes[at] {
+            Node::String(k) => k,
+            _ => "",
+        };
+        at = skip(nodes, at + 1);
+        key
+    })
 }
 
 /// The index just after the value that starts at `at`: the tape records
@@ -286,7 +329,8 @@ pub(crate) fn from_tape(
         Err(e) => return Some(Err(e)),
     };
     let mut at = 1;
-    for _ in 0..len {
+    let mut last = None;
+    for i in 0..len {
         let Node::String(key) = nodes[at] else {
             return None;
         };
@@ -306,7 +350,11 @@ pub(crate) fn from_tape(
             }
         };
         if let Err(e) = result {
-            return Some(Err(e));
+            // A key given again later: that value is the one that counts.
+            let last = last.get_or_insert_with(|| LastIndex::new(tape_keys(nodes, 1, len)));
+            if !last.again(key, i) {
+                return Some(Err(e));
+            }
         }
     }
     Some(Ok(b.ev))
