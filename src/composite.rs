@@ -8,6 +8,7 @@
 //! next `flush`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -30,19 +31,29 @@ use crate::event::{Event, EventRef};
 /// ```
 pub struct CompositeCollector {
     children: ArcSwap<Vec<Arc<dyn Collector>>>,
-    /// Panics caught in `emit`, reported by the next `flush`. Touched only
-    /// when a child panics.
+    /// Panics caught in `emit`, reported by the next `flush`: the first
+    /// `KEPT`, then only counted in `more`, so a child that panics on every
+    /// event costs bounded memory. Touched only when a child panics.
     failures: Mutex<Vec<Error>>,
+    more: AtomicU64,
 }
 
+/// Panics kept with their messages between two flushes.
+const KEPT: usize = 16;
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
+    // Dropping the payload may panic too; that one is not let out.
+    catch_unwind(AssertUnwindSafe(|| match payload.downcast::<String>() {
         Ok(s) => *s,
         Err(payload) => match payload.downcast::<&'static str>() {
             Ok(s) => (*s).to_string(),
             Err(_) => "non-string panic payload".into(),
         },
-    }
+    }))
+    .unwrap_or_else(|second| {
+        std::mem::forget(second);
+        "a panic whose payload panicked when dropped".into()
+    })
 }
 
 impl CompositeCollector {
@@ -51,6 +62,7 @@ impl CompositeCollector {
         CompositeCollector {
             children: ArcSwap::from_pointee(children),
             failures: Mutex::new(Vec::new()),
+            more: AtomicU64::new(0),
         }
     }
 
@@ -76,7 +88,11 @@ impl CompositeCollector {
 
     fn record(&self, error: Error) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.push(error);
+        if failures.len() < KEPT {
+            failures.push(error);
+        } else {
+            self.more.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Sends `event` to every child: a clone to each but the last, which
@@ -113,10 +129,18 @@ impl CompositeCollector {
 
     /// Flushes every child, even after one fails, and reports every error
     /// (including panics caught in `emit` and `emit_ref` since the last
-    /// flush).
+    /// flush: the first 16 with their messages, and how many more).
     pub fn flush(&self) -> Result<(), Error> {
-        let mut errors =
-            std::mem::take(&mut *self.failures.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut errors = {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let more = self.more.swap(0, Ordering::Relaxed);
+            if more > 0 {
+                failures.push(Error::Panicked(format!(
+                    "{more} more panics in children's emit"
+                )));
+            }
+            std::mem::take(&mut *failures)
+        };
         for child in self.children.load().iter() {
             match catch_unwind(AssertUnwindSafe(|| child.flush())) {
                 Ok(Ok(())) => {}

@@ -94,3 +94,29 @@ fn children_added_while_others_emit_see_every_later_event() {
         assert_eq!(got[..], all[all.len() - got.len()..]);
     }
 }
+
+/// A child that panics on every event, with nobody flushing for a long
+/// time: the first 16 panics are kept with their messages, the rest only
+/// counted, so memory stays bounded.
+#[test]
+fn a_child_that_always_panics_costs_bounded_memory() {
+    let bad = Arc::new(Failing {
+        emits: AtomicUsize::new(0),
+    });
+    let good = Arc::new(MemoryCollector::new());
+    let c = CompositeCollector::new(vec![bad.clone() as _, good.clone() as _]);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for _ in 0..1000 {
+        c.emit(Event::default());
+    }
+    std::panic::set_hook(hook);
+    assert_eq!(good.len(), 1000);
+    let err = c.flush().unwrap_err();
+    let Error::Many(errors) = &err else {
+        panic!("{err}")
+    };
+    // 16 panics, one count of the rest, the child's own flush error
+    assert_eq!(errors.len(), 18, "{err}");
+    assert!(err.to_string().contains("984 more panics"), "{err}");
+}
