@@ -53,20 +53,40 @@ pub(crate) fn preview_str(text: &str) -> &str {
     }
 }
 
-/// A fresh 12-character lowercase hex id.
+/// A fresh 12-character lowercase hex id: distinct from every other this
+/// process makes (up to 2^48 of them), and unpredictable across processes.
 pub fn generate_turn_id() -> SmolStr {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // A randomly keyed SipHash of a process-wide counter: unpredictable
-    // across processes, distinct within one (up to 2^48 ids).
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let bits = h.finish() & 0xffff_ffff_ffff;
+    static KEYS: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let key = |i: u64| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(i);
+            h.finish()
+        };
+        [key(0), key(1)]
+    });
+    let bits = permute48(COUNTER.fetch_add(1, Ordering::Relaxed), *keys);
     let mut out = [0u8; 12];
     for (i, b) in out.iter_mut().enumerate() {
         *b = b"0123456789abcdef"[(bits >> (44 - 4 * i) & 0xf) as usize];
     }
     // Hex digits are ASCII.
     SmolStr::new(std::str::from_utf8(&out).unwrap_or("000000000000"))
+}
+
+/// A keyed bijection of 48-bit numbers: every step (adding or xoring a
+/// key, multiplying by an odd number, xoring in the upper half) can be
+/// undone modulo 2^48, so distinct counters give distinct ids; the keys
+/// make the sequence unpredictable.
+fn permute48(counter: u64, [k0, k1]: [u64; 2]) -> u64 {
+    const MASK: u64 = (1 << 48) - 1;
+    let mut x = counter.wrapping_add(k0) & MASK;
+    x = x.wrapping_mul(0x9e37_79b9_7f4b) & MASK; // odd
+    x ^= x >> 24;
+    x = x.wrapping_mul(0xc2b2_ae3d_27d5) & MASK; // odd
+    x ^= x >> 24;
+    (x ^ k1) & MASK
 }
 
 /// Builds events and hands them to a collector.
@@ -486,5 +506,47 @@ impl Emitter {
     /// A `base` event (the bare envelope).
     pub fn base(&self, agent: Option<&str>, turn: Option<&str>) {
         self.send(Tag::Base, &[], agent, turn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inverse of multiplying by odd `a` modulo 2^48 (Newton's method).
+    fn inverse(a: u64) -> u64 {
+        let mut x = a;
+        for _ in 0..6 {
+            x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        }
+        x & ((1 << 48) - 1)
+    }
+
+    /// Undoing every step gives the counter back: distinct counters make
+    /// distinct ids.
+    #[test]
+    fn turn_ids_are_a_bijection_of_the_counter() {
+        const MASK: u64 = (1 << 48) - 1;
+        let keys = [0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321];
+        let mut c = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..100_000 {
+            c = c.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let counter = c & MASK;
+            let mut x = permute48(counter, keys);
+            assert!(x <= MASK);
+            x ^= keys[1] & MASK;
+            x ^= x >> 24;
+            x = x.wrapping_mul(inverse(0xc2b2_ae3d_27d5)) & MASK;
+            x ^= x >> 24;
+            x = x.wrapping_mul(inverse(0x9e37_79b9_7f4b)) & MASK;
+            x = x.wrapping_sub(keys[0]) & MASK;
+            assert_eq!(x, counter);
+        }
+        let ids: std::collections::HashSet<_> = (0..10_000).map(|_| generate_turn_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.len() == 12
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
     }
 }
