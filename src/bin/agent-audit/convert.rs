@@ -16,7 +16,7 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "compact")]
     format: FormatArg,
-    /// Write here instead of stdout (created or truncated).
+    /// Write here instead of stdout (created or truncated; never the input).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: Option<PathArg>,
 }
