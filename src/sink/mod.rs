@@ -636,6 +636,13 @@ impl JsonlSink {
         }
     }
 
+    /// `r`, or if it is `Ok`, the report of events refused after close
+    /// (taken either way: it is reported once).
+    fn and_after_close(&self, r: Result<(), Error>) -> Result<(), Error> {
+        let after = self.after_close_error();
+        r.and(after.map_or(Ok(()), Err))
+    }
+
     /// Reports events refused after close, once.
     fn after_close_error(&self) -> Option<Error> {
         let total = self.shared.stats.after_close.load(Ordering::Relaxed);
@@ -696,10 +703,7 @@ impl JsonlSink {
                 return self.after_exit();
             }
         };
-        match (answered, self.after_close_error()) {
-            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-        }
+        self.and_after_close(answered)
     }
 
     /// Returns the fault to a flusher that does not wait for the writer's
@@ -729,10 +733,7 @@ impl JsonlSink {
                 return Err(self.tell(e));
             }
         };
-        match (exit, self.after_close_error()) {
-            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-        }
+        self.and_after_close(exit)
     }
 
     fn current_fault(&self) -> Option<Arc<io::Error>> {
@@ -777,10 +778,7 @@ impl JsonlSink {
             }
             None => Ok(()),
         };
-        match (result, self.after_close_error()) {
-            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-        }
+        self.and_after_close(result)
     }
 
     /// The counters, now.
