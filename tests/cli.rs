@@ -413,24 +413,8 @@ fn tail_follow_passes_lines_through_byte_for_byte() {
     // Appended once tail follows (were it slower, it would show them as
     // its first lines: raw too).
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    for line in &lines {
-        f.write_all(line).unwrap();
-    }
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for _ in 0..5 {
-            let mut line = Vec::new();
-            if std::io::BufRead::read_until(&mut stdout, b'\n', &mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            let _ = tx.send(line);
-        }
-    });
+    append(&path, &lines.concat());
+    let rx = lines_of(child.stdout.take().unwrap());
     let got: Vec<Vec<u8>> = (0..5)
         .map_while(|_| rx.recv_timeout(std::time::Duration::from_secs(20)).ok())
         .collect();
@@ -468,25 +452,38 @@ fn tail_follow_numbers_lines_after_trailing_blank_ones() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line);
-        let _ = tx.send(line);
-    });
+    let rx = lines_of(child.stderr.take().unwrap());
     // Appended once tail has read the file (it polls every 200 ms).
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    f.write_all(b"garbage\n").unwrap();
+    append(&path, b"garbage\n");
     let got = rx.recv_timeout(std::time::Duration::from_secs(20));
     child.kill().unwrap();
     child.wait().unwrap();
-    let got = got.expect("tail reported nothing");
+    let got = text(&got.expect("tail reported nothing"));
     assert!(got.starts_with("line 4: "), "{got}");
+}
+
+/// Appends `bytes` to the file at `path`.
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// The lines of a child's output, newline included, as they come: read by
+/// a thread, so the test can wait for each with a timeout.
+fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = std::io::BufReader::new(out);
+        loop {
+            let mut line = Vec::new();
+            match std::io::BufRead::read_until(&mut out, b'\n', &mut line) {
+                Ok(n) if n > 0 && tx.send(line).is_ok() => {}
+                _ => return,
+            }
+        }
+    });
+    rx
 }
 
 #[test]
