@@ -130,6 +130,32 @@ fn an_unwritable_stderr_loses_no_output() {
     }
 }
 
+/// A read that fails midway ends `convert` with a clear error, and what it
+/// had converted before the failure is written, not lost with the buffer.
+/// The failing input is a Unix socket whose peer closes with data of its
+/// own unread: the kernel delivers what was queued, then `ECONNRESET`.
+#[test]
+fn convert_keeps_what_it_read_before_a_read_error() {
+    use std::os::unix::net::UnixStream;
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let good = "{\"event_type\": \"base\", \"agent_id\": \"a\"}\n";
+    (&ours).write_all(good.repeat(3).as_bytes()).unwrap();
+    (&theirs).write_all(b"unread").unwrap();
+    drop(ours);
+    let out = bin()
+        .args(["convert", "-"])
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, "reading -");
+    assert_eq!(
+        text(&out.stdout),
+        "{\"event_type\":\"base\",\"agent_id\":\"a\"}\n".repeat(3)
+    );
+}
+
 /// `-o` naming the input would empty it before reading: refused, and the
 /// log is left whole.
 #[test]
