@@ -259,7 +259,12 @@ fn ends_mid_line(path: &Path, meta: &std::fs::Metadata) -> bool {
 
 fn sync_data(file: &File) -> io::Result<()> {
     #[cfg(test)]
-    tests::SYNCS.with(|n| n.set(n.get() + 1));
+    {
+        tests::SYNCS.with(|n| n.set(n.get() + 1));
+        if tests::FAIL_SYNCS.with(|f| f.get()) {
+            return Err(io::Error::other("injected fdatasync failure"));
+        }
+    }
     file.sync_data()
 }
 
@@ -301,6 +306,8 @@ mod tests {
     thread_local! {
         /// `fdatasync`s this thread made.
         pub(super) static SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        /// Whether this thread's `fdatasync`s fail.
+        pub(super) static FAIL_SYNCS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 
     /// In durable mode the file a rotation leaves is synced before the
@@ -330,6 +337,35 @@ mod tests {
             assert_eq!(SYNCS.with(|n| n.get()), usize::from(durable));
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// A file left behind that cannot be synced does not keep the sink
+    /// from the next one: the switch happens, the failure is the write's
+    /// error, and the retried write goes to the new file, with no second
+    /// rotation and the left file as it was, even while syncs still fail.
+    #[test]
+    fn a_failed_sync_of_the_file_left_behind_still_switches() {
+        let dir = scratch("durable-sync-fails");
+        let opts = FileOptions {
+            rotation: Some(Rotation {
+                max_bytes: 10,
+                keep: 3,
+            }),
+            durable: true,
+            ..FileOptions::default()
+        };
+        let mut target = FileTarget::open(dir.join("log"), opts).unwrap();
+        assert_eq!(target.write(b"123456\n").unwrap(), 7);
+        FAIL_SYNCS.with(|f| f.set(true));
+        let err = target.write(b"abcdef\n").unwrap_err();
+        assert!(err.to_string().contains("injected"), "{err}");
+        // Syncs still fail: a plain write does not need one.
+        assert_eq!(target.write(b"abcdef\n").unwrap(), 7);
+        FAIL_SYNCS.with(|f| f.set(false));
+        assert_eq!(std::fs::read(dir.join("log.1")).unwrap(), b"123456\n");
+        assert_eq!(std::fs::read(dir.join("log")).unwrap(), b"abcdef\n");
+        assert!(!dir.join("log.2").exists(), "rotated twice");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn scratch(name: &str) -> PathBuf {
