@@ -725,3 +725,44 @@ impl Iterator for Follow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long file is followed a bounded chunk at a time: `Follow` holds at
+    /// most about `FOLLOW_READ` bytes it has not yielded, however much the
+    /// file has.
+    #[test]
+    fn follow_reads_a_bounded_chunk_ahead() {
+        let path =
+            std::env::temp_dir().join(format!("agent-audit-follow-ahead-{}", std::process::id()));
+        let line = b"{\"event_type\":\"base\"}\n";
+        let lines = 4 * FOLLOW_READ / line.len();
+        std::fs::write(&path, line.repeat(lines)).unwrap();
+        let mut follow = Follow::open(&path, Start::Beginning).unwrap();
+        assert_eq!(follow.next().unwrap().unwrap().line, 1);
+        let held: usize = follow
+            .ready
+            .iter()
+            .map(|(_, r)| match r {
+                Ready::Whole(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(held <= FOLLOW_READ + (64 << 10), "holds {held} bytes");
+        assert!(
+            follow.offset < 2 * FOLLOW_READ as u64,
+            "read to {}",
+            follow.offset
+        );
+        // Nothing is skipped for it: every line comes, in order.
+        let mut n = 1;
+        for rec in follow.by_ref().take(lines - 1) {
+            n += 1;
+            assert_eq!(rec.unwrap().line, n);
+        }
+        assert_eq!(n, lines as u64);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
