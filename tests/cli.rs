@@ -370,6 +370,82 @@ fn stress_to_dev_full_is_a_clear_error() {
     assert_clean_failure(&out, "writing /dev/full: No space left on device");
 }
 
+/// Runs the binary with its stdout a pipe whose reader is gone before
+/// it starts, and its stdin `input`.
+fn run_with_stdout_closed(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // From another thread, while stderr is read: the child may stop
+    // reading early, so a failed write is fine.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+/// Stdout's reader going away (`| head`) ends a command quietly: exit 1
+/// if it had already reported a bad line, 0 if not, and nothing on stderr.
+/// Only stdout's `EPIPE` is quiet: the same error from the log `stress`
+/// writes is a failure, and so is any message that merely mentions it.
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_status_seen_so_far() {
+    let fixture = std::fs::read_to_string(FIXTURE).unwrap();
+    let good = fixture.lines().next().unwrap().to_owned() + "\n";
+    let good = good.repeat(20_000);
+    // A bad line, then enough output to find stdout closed.
+    let bad = format!("not json\n{good}");
+    for (cmd, input, code) in [
+        ("convert", &good, 0),
+        ("convert", &bad, 1),
+        ("verify", &good, 0),
+        ("verify", &bad, 1),
+        ("stats", &good, 0),
+    ] {
+        let out = run_with_stdout_closed(&[cmd, "-"], input.as_bytes());
+        assert_eq!(out.status.code(), Some(code), "{cmd}");
+        if code == 0 {
+            assert_eq!(text(&out.stderr), "", "{cmd}");
+        }
+    }
+    // Named like the message, the missing file is still an error.
+    assert_clean_failure(&run(&["convert", "Broken pipe"]), "cannot open");
+    // A FIFO as `stress --out` whose reader leaves after a little.
+    let dir = common::scratch_dir("cli-stress-fifo");
+    let fifo = dir.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut f = std::fs::File::open(fifo).unwrap();
+            let mut buf = [0u8; 1000];
+            f.read_exact(&mut buf).unwrap();
+        })
+    };
+    let out = run(&[
+        "stress",
+        "--out",
+        fifo.to_str().unwrap(),
+        "--events",
+        "100000",
+    ]);
+    reader.join().unwrap();
+    assert_clean_failure(&out, "Broken pipe");
+}
+
 #[test]
 fn missing_files_directories_and_permissions_are_clear_errors() {
     let dir = common::scratch_dir("cli-errors");

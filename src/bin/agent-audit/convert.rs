@@ -1,7 +1,7 @@
 //! `convert`: any log, either format in, either format out, streaming.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 
 use agent_audit::json;
 use agent_audit::reader::Reader;
@@ -28,13 +28,13 @@ pub fn run(args: Args) -> CmdResult {
     }
     let out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(File::create(p).map_err(|e| {
-            Failure(format!(
+            Failure::Message(format!(
                 "cannot create {}: {}",
                 p.display(),
                 crate::plain(&e)
             ))
         })?),
-        None => Box::new(io::stdout().lock()),
+        None => Box::new(crate::stdout()),
     };
     let mut out = BufWriter::with_capacity(256 << 10, out);
     let format = args.format.into();
@@ -54,9 +54,13 @@ pub fn run(args: Args) -> CmdResult {
                     // What was read before the failure is kept.
                     out.write_all(&buf)?;
                     out.flush()?;
-                    return Err(Failure(format!("reading {}: {e}", args.input.display())));
+                    return Err(Failure::Message(format!(
+                        "reading {}: {e}",
+                        args.input.display()
+                    )));
                 }
                 bad += 1;
+                crate::saw_problem();
                 report!("{e}");
             }
         }
@@ -81,7 +85,7 @@ fn refuse_overwriting_the_input(input: &PathArg, output: &PathArg) -> Result<(),
     };
     let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     match (id(input), id(output)) {
-        (Some(a), Some(b)) if a == b => Err(Failure(format!(
+        (Some(a), Some(b)) if a == b => Err(Failure::Message(format!(
             "{} is the input: write to another file (then rename it)",
             output.display()
         ))),

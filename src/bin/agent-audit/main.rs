@@ -1,7 +1,8 @@
 //! `agent-audit`: write, convert, check and read agent audit logs.
 //!
 //! Every failure is one line on stderr and exit status 1; a closed stdout
-//! (`agent-audit convert log | head`) ends the command quietly.
+//! (`agent-audit convert log | head`) ends the command quietly, with exit
+//! status 1 if it had already reported a bad line and 0 otherwise.
 
 /// `eprintln!` without its panic when stderr cannot be written (a full
 /// disk, a closed pipe): a report that cannot be shown must not cost the
@@ -69,13 +70,77 @@ enum Command {
     Tail(tail::Args),
 }
 
-/// A command's failure: printed as `agent-audit: MESSAGE`.
-pub struct Failure(String);
+/// Why a command stopped early.
+pub enum Failure {
+    /// Printed as `agent-audit: MESSAGE`; exit status 1.
+    Message(String),
+    /// Stdout's reader went away (`agent-audit verify log | head`): the
+    /// command ends quietly, with the status of what it had seen so far.
+    Closed,
+}
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure(e.to_string())
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        match e.get_ref() {
+            Some(inner) if inner.is::<StdoutClosed>() => Failure::Closed,
+            _ => Failure::Message(e.to_string()),
+        }
     }
+}
+
+impl From<agent_audit::json::ParseError> for Failure {
+    fn from(e: agent_audit::json::ParseError) -> Self {
+        Failure::Message(e.to_string())
+    }
+}
+
+/// The mark a write to stdout puts on `EPIPE`, so that only stdout's
+/// reader going away ends a command quietly: the same error from a file,
+/// a FIFO named by `--out`, or the sink is a failure like any other.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout closed by its reader")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Stdout, locked; its `EPIPE` is marked (see [`StdoutClosed`]).
+pub struct Stdout(io::StdoutLock<'static>);
+
+/// Stdout for a command's output.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+fn mark_closed(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+impl io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(mark_closed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(mark_closed)
+    }
+}
+
+/// Set once a command has reported a problem with its input (an invalid
+/// or torn line): the exit status if stdout closes before it finishes.
+static SAW_PROBLEMS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes a problem with the input (see [`SAW_PROBLEMS`]).
+pub fn saw_problem() {
+    SAW_PROBLEMS.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// How a command ended when it did not fail outright.
@@ -95,9 +160,9 @@ pub fn open_input(path: &Path) -> Result<Box<dyn Read>, Failure> {
         return Ok(Box::new(io::stdin().lock()));
     }
     let f = File::open(path)
-        .map_err(|e| Failure(format!("cannot open {}: {}", path.display(), plain(&e))))?;
+        .map_err(|e| Failure::Message(format!("cannot open {}: {}", path.display(), plain(&e))))?;
     match f.metadata() {
-        Ok(m) if m.is_dir() => Err(Failure(format!(
+        Ok(m) if m.is_dir() => Err(Failure::Message(format!(
             "cannot read {}: it is a directory",
             path.display()
         ))),
@@ -114,11 +179,6 @@ pub fn plain(e: &io::Error) -> String {
     }
 }
 
-/// Whether an error is stdout being closed by its reader.
-fn is_broken_pipe(msg: &str) -> bool {
-    msg.contains("Broken pipe")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -131,8 +191,11 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::FAILURE,
-        Err(Failure(msg)) if is_broken_pipe(&msg) => ExitCode::SUCCESS,
-        Err(Failure(msg)) => {
+        Err(Failure::Closed) if SAW_PROBLEMS.load(std::sync::atomic::Ordering::Relaxed) => {
+            ExitCode::FAILURE
+        }
+        Err(Failure::Closed) => ExitCode::SUCCESS,
+        Err(Failure::Message(msg)) => {
             report!("agent-audit: {msg}");
             ExitCode::FAILURE
         }

@@ -137,14 +137,18 @@ pub fn run(args: Args) -> CmdResult {
             Ok(rec) => sum.add(&rec.event),
             Err(e) => {
                 if let LineErrorKind::Io(_) = e.kind {
-                    return Err(Failure(format!("reading {}: {e}", args.file.display())));
+                    return Err(Failure::Message(format!(
+                        "reading {}: {e}",
+                        args.file.display()
+                    )));
                 }
                 sum.invalid += 1;
+                crate::saw_problem();
                 report!("{e}");
             }
         }
     }
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut out = io::BufWriter::new(crate::stdout());
     if args.json {
         let mut line = Vec::new();
         json::write_value(&mut line, &Value::Object(to_json(&sum)), Format::Compact);

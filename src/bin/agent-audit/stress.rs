@@ -178,7 +178,7 @@ pub fn run(args: Args) -> CmdResult {
         .close_timeout(Duration::from_secs(1))
         .open(&out)
         .map_err(|e| {
-            Failure(format!(
+            Failure::Message(format!(
                 "cannot open {}: {}",
                 out.display(),
                 crate::plain(&e)
@@ -243,7 +243,10 @@ pub fn run(args: Args) -> CmdResult {
             }
             other => other.to_string(),
         };
-        return Err(Failure(format!("writing {}: {cause}", out.display())));
+        return Err(Failure::Message(format!(
+            "writing {}: {cause}",
+            out.display()
+        )));
     }
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -253,7 +256,7 @@ pub fn run(args: Args) -> CmdResult {
     let bytes = stats.bytes_written;
     let eps = events as f64 / seconds;
     let q = |p: f64| hist.value_at_quantile(p);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::stdout();
     if args.json {
         writeln!(
             stdout,

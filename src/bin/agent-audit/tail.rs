@@ -59,7 +59,7 @@ impl Args {
 
 struct Printer {
     pretty: bool,
-    out: io::StdoutLock<'static>,
+    out: crate::Stdout,
 }
 
 impl Printer {
@@ -178,7 +178,7 @@ fn details(ev: &Event) -> String {
 pub fn run(args: Args) -> CmdResult {
     let path = &args.file;
     let open_err = |e: io::Error| {
-        Failure(format!(
+        Failure::Message(format!(
             "cannot open {}: {}",
             path.display(),
             crate::plain(&e)
@@ -187,14 +187,14 @@ pub fn run(args: Args) -> CmdResult {
     let file = File::open(path).map_err(open_err)?;
     let meta = file.metadata().map_err(open_err)?;
     if meta.is_dir() {
-        return Err(Failure(format!(
+        return Err(Failure::Message(format!(
             "cannot read {}: it is a directory",
             path.display()
         )));
     }
     let mut printer = Printer {
         pretty: io::stdout().is_terminal(),
-        out: io::stdout().lock(),
+        out: crate::stdout(),
     };
     let mut parser = agent_audit::json::LineParser::new();
     let mut bad = 0u64;
@@ -226,6 +226,7 @@ pub fn run(args: Args) -> CmdResult {
                     // mid-line leaves, reported as the reader does.
                     Err(_) if !raw.terminated => {
                         bad += 1;
+                        crate::saw_problem();
                         let torn = LineError {
                             line: raw.number,
                             kind: LineErrorKind::Torn,
@@ -234,15 +235,17 @@ pub fn run(args: Args) -> CmdResult {
                     }
                     Err(e) => {
                         bad += 1;
+                        crate::saw_problem();
                         report!("line {}: {e}", raw.number);
                     }
                 }
             }
             Err(e) => {
                 if let LineErrorKind::Io(_) = e.kind {
-                    return Err(Failure(format!("reading {}: {e}", path.display())));
+                    return Err(Failure::Message(format!("reading {}: {e}", path.display())));
                 }
                 bad += 1;
+                crate::saw_problem();
                 report!("{e}");
             }
         }
@@ -279,8 +282,9 @@ pub fn run(args: Args) -> CmdResult {
             Ok(_) => {}
             Err(e) => {
                 if let LineErrorKind::Io(_) = e.kind {
-                    return Err(Failure(format!("reading {}: {e}", path.display())));
+                    return Err(Failure::Message(format!("reading {}: {e}", path.display())));
                 }
+                crate::saw_problem();
                 report!("{e}");
             }
         }

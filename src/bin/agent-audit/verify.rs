@@ -23,7 +23,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> CmdResult {
     let mut lines = Lines::new(open_input(&args.file)?);
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut out = io::BufWriter::new(crate::stdout());
     let mut parser = LineParser::new();
     let (mut valid, mut invalid, mut unknown, mut torn, mut last) = (0u64, 0u64, 0u64, 0u64, 0u64);
     while let Some(item) = lines.next_line() {
@@ -32,9 +32,13 @@ pub fn run(args: Args) -> CmdResult {
             Err(e) => {
                 last = e.line;
                 if let LineErrorKind::Io(_) = e.kind {
-                    return Err(Failure(format!("reading {}: {e}", args.file.display())));
+                    return Err(Failure::Message(format!(
+                        "reading {}: {e}",
+                        args.file.display()
+                    )));
                 }
                 invalid += 1;
+                crate::saw_problem();
                 writeln!(out, "{e}")?;
                 continue;
             }
@@ -44,6 +48,7 @@ pub fn run(args: Args) -> CmdResult {
             Ok(ev) => ev,
             Err(_) if !raw.terminated => {
                 torn += 1;
+                crate::saw_problem();
                 writeln!(
                     out,
                     "line {}: torn last line (no newline at the end of the input)",
@@ -53,6 +58,7 @@ pub fn run(args: Args) -> CmdResult {
             }
             Err(e) => {
                 invalid += 1;
+                crate::saw_problem();
                 writeln!(out, "line {}: {e}", raw.number)?;
                 continue;
             }
@@ -76,6 +82,7 @@ pub fn run(args: Args) -> CmdResult {
             valid += 1;
         } else {
             invalid += 1;
+            crate::saw_problem();
             writeln!(
                 out,
                 "line {}: missing field{} {}",
