@@ -19,6 +19,8 @@ use common::{meta_i64, numbered, scratch_dir};
 struct Flaky {
     data: Arc<Mutex<Vec<u8>>>,
     failing: Arc<AtomicBool>,
+    /// The next `flush` fails.
+    fail_flush: Arc<AtomicBool>,
     frozen: Arc<(Mutex<bool>, Condvar)>,
 }
 
@@ -60,7 +62,19 @@ impl Write for Flaky {
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
+        if self.fail_flush.swap(false, Ordering::SeqCst) {
+            return Err(io::Error::other("injected flush failure"));
+        }
         Ok(())
+    }
+}
+
+/// Waits up to 10 s for `ready`.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -783,4 +797,105 @@ fn a_rotation_that_cannot_open_the_next_file_loses_nothing() {
     assert!(rotated.exists(), "the rotated file is gone");
     let got = common::read_numbered(&[rotated, path]);
     common::assert_sequence(&got[&0], emitted, "producer 0");
+}
+
+/// A fault told to a flusher that could not even queue its marker (the
+/// queue was full) is not reported again, and does not hide the next,
+/// different error: that one reaches the next flush.
+#[test]
+fn an_error_after_a_fault_told_directly_reaches_the_next_flush() {
+    let w = Flaky::default();
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .capacity(4)
+            .batch_bytes(64)
+            .flush_interval(Duration::MAX)
+            .writer(w.clone())
+            .unwrap(),
+    );
+    w.failing.store(true, Ordering::SeqCst);
+    let producer = {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            for i in 0..100 {
+                sink.emit(numbered(0, i));
+            }
+        })
+    };
+    wait_for("a fault with a full queue", || {
+        let s = sink.stats();
+        s.faulted && s.queue_depth >= 4
+    });
+    let told = sink.flush().unwrap_err();
+    assert!(told.to_string().contains("injected EIO"), "{told}");
+    w.failing.store(false, Ordering::SeqCst);
+    producer.join().unwrap();
+    wait_for("the fault to clear", || !sink.stats().faulted);
+    w.fail_flush.store(true, Ordering::SeqCst);
+    let next = sink.flush().unwrap_err();
+    assert!(
+        next.to_string().contains("injected flush failure"),
+        "{next}"
+    );
+    sink.flush().unwrap();
+    sink.close().unwrap();
+    common::assert_sequence(&w.indices(), 100, "after the fault");
+}
+
+/// Two threads closing at once: neither returns before every event is
+/// written.
+#[test]
+fn a_close_racing_with_close_waits_for_the_writer() {
+    let w = Flaky::default();
+    let sink = Arc::new(JsonlSink::builder().writer(w.clone()).unwrap());
+    w.freeze(true);
+    for i in 0..10 {
+        sink.emit(numbered(0, i));
+    }
+    let first = {
+        let sink = sink.clone();
+        std::thread::spawn(move || sink.close())
+    };
+    // The first close holds the writer's handle (or soon will); either
+    // way the second must wait for the writer.
+    let second = {
+        let sink = sink.clone();
+        std::thread::spawn(move || sink.close())
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        !second.is_finished(),
+        "a close returned with the writer frozen"
+    );
+    assert!(
+        !first.is_finished(),
+        "a close returned with the writer frozen"
+    );
+    w.freeze(false);
+    first.join().unwrap().unwrap();
+    second.join().unwrap().unwrap();
+    common::assert_sequence(&w.indices(), 10, "closed twice");
+}
+
+/// `reopen` is answered as a flush: with events held by a fault it does
+/// not report success, and the events go on, in order, once the fault
+/// clears.
+#[test]
+fn a_reopen_during_a_fault_reports_it() {
+    let w = Flaky::default();
+    let sink = JsonlSink::builder()
+        .flush_interval(Duration::MAX)
+        .writer(w.clone())
+        .unwrap();
+    w.failing.store(true, Ordering::SeqCst);
+    for i in 0..10 {
+        sink.emit(numbered(0, i));
+    }
+    wait_for("a fault", || sink.stats().faulted);
+    let err = sink.reopen().unwrap_err();
+    assert!(err.to_string().contains("injected EIO"), "{err}");
+    w.failing.store(false, Ordering::SeqCst);
+    wait_for("the fault to clear", || !sink.stats().faulted);
+    sink.close().unwrap();
+    common::assert_sequence(&w.indices(), 10, "after the reopen");
 }

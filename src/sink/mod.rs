@@ -177,6 +177,43 @@ impl Completion {
     }
 }
 
+impl Shared {
+    pub(crate) fn unreported(&self) -> std::sync::MutexGuard<'_, Unreported> {
+        self.unreported.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The errors recorded since the last flush and not yet told to anyone:
+/// the first is what the next flush (or close) reports; later ones are
+/// counted in the stats only. Two are kept, not one, so that an error
+/// recorded just before a flusher is told the fault ahead of it is
+/// reported by the next flush instead of vanishing behind the fault.
+#[derive(Default)]
+pub(crate) struct Unreported {
+    errors: Vec<Error>,
+}
+
+impl Unreported {
+    pub(crate) fn record(&mut self, e: Error) {
+        if self.errors.len() < 2 {
+            self.errors.push(e);
+        }
+    }
+
+    /// The first error since the last take; the rest are dropped.
+    pub(crate) fn take(&mut self) -> Option<Error> {
+        let first = (!self.errors.is_empty()).then(|| self.errors.remove(0));
+        self.errors.clear();
+        first
+    }
+
+    /// A fault told to a flusher directly is not reported again.
+    fn forget(&mut self, told: &Arc<io::Error>) {
+        self.errors
+            .retain(|e| !matches!(e, Error::Io(e) if Arc::ptr_eq(e, told)));
+    }
+}
+
 /// Producers waiting for room in a full queue (lossless mode).
 pub(crate) struct Space {
     waiters: AtomicUsize,
@@ -230,9 +267,9 @@ pub(crate) struct Shared {
     /// Completed with the writer's result when its thread ends, however
     /// it ends: a flush racing with `close` waits for it.
     exited: Completion,
-    /// The fault a flusher returned without waiting for its marker: the
-    /// writer does not report it again.
-    told_fault: Mutex<Option<Arc<io::Error>>>,
+    /// Errors since the last flush that no flusher has been told (see
+    /// [`Unreported`]).
+    unreported: Mutex<Unreported>,
     /// `close` has returned the writer's result: later flushes do not
     /// report it again.
     close_returned: AtomicBool,
@@ -408,7 +445,7 @@ impl SinkBuilder {
             stats: Counters::default(),
             after_close_reported: AtomicU64::new(0),
             exited: Completion::waiting(),
-            told_fault: Mutex::new(None),
+            unreported: Mutex::new(Unreported::default()),
             close_returned: AtomicBool::new(false),
         });
         let cfg = writer::Config {
@@ -707,13 +744,9 @@ impl JsonlSink {
     }
 
     /// Returns the fault to a flusher that does not wait for the writer's
-    /// answer, and notes it as told.
+    /// answer; told, it is no longer the writer's to report.
     fn tell(&self, e: Arc<io::Error>) -> Error {
-        *self
-            .shared
-            .told_fault
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        self.shared.unreported().forget(&e);
         Error::Io(e)
     }
 
@@ -759,7 +792,8 @@ impl JsonlSink {
     }
 
     /// Stops accepting events, writes everything queued, flushes, and joins
-    /// the writer. Later calls (and drop) return at once.
+    /// the writer. A call racing with it waits for the same end; calls
+    /// after it has returned (and drop) return at once.
     pub fn close(&self) -> Result<(), Error> {
         let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         // The ring first: once the writer sees `closed`, no claim can
@@ -776,7 +810,16 @@ impl JsonlSink {
                 self.shared.close_returned.store(true, Ordering::Release);
                 result
             }
-            None => Ok(()),
+            // Another `close` is joining the writer: this one, too, returns
+            // only once everything is written or given up on.
+            None => loop {
+                if self.shared.close_returned.load(Ordering::Acquire) {
+                    break Ok(());
+                }
+                if let Some(r) = self.shared.exited.wait_shared(Duration::from_millis(5)) {
+                    break r;
+                }
+            },
         };
         self.and_after_close(result)
     }

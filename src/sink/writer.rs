@@ -60,8 +60,6 @@ pub(crate) struct Writer {
     done: usize,
     /// Events serialised into `buf`.
     buf_events: u64,
-    /// The first error since the last flush.
-    first_error: Option<Error>,
     /// The current fault, if the last write failed.
     fault: Option<Arc<io::Error>>,
     retry_at: Instant,
@@ -85,7 +83,6 @@ impl Writer {
             cfg,
             done: 0,
             buf_events: 0,
-            first_error: None,
             fault: None,
             retry_at: now,
             retry_delay: RETRY_MIN,
@@ -247,12 +244,15 @@ impl Writer {
                 Msg::Packed(p) => p.unpack(|ev| self.serialise(ev)),
                 Msg::Flush(done) => self.flush(done),
                 Msg::Reopen(done) => {
+                    // Answered as a flush: what was held and failed to be
+                    // written before the switch is reported, as is a
+                    // failed reopen (to the next flush if nobody waits).
                     self.write_out();
-                    let r = self.shared.output.target().reopen().map_err(|e| {
-                        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-                        Error::from(e)
-                    });
-                    done.complete(r);
+                    let reopened = self.shared.output.target().reopen();
+                    if let Err(e) = reopened {
+                        self.record(e);
+                    }
+                    self.flush(done);
                 }
             });
             if handled.is_none() {
@@ -364,13 +364,12 @@ impl Writer {
             }
         }
         done.answer(|waiting| {
-            let first = self.take_first_error();
             if !waiting {
                 // Its flusher left with the fault: other errors wait for
                 // the next flush.
-                self.first_error = first;
                 return Ok(());
             }
+            let first = self.take_first_error();
             match &self.fault {
                 // Usually `first` is this fault's own error.
                 Some(e) => Err(first.unwrap_or_else(|| Error::Io(e.clone()))),
@@ -379,19 +378,9 @@ impl Writer {
         });
     }
 
-    /// The first error since the last flush, unless it is a fault a
-    /// flusher was already told of.
+    /// The first error since the last flush that no flusher was told.
     fn take_first_error(&mut self) -> Option<Error> {
-        let told = self
-            .shared
-            .told_fault
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        match self.first_error.take() {
-            Some(Error::Io(e)) if told.as_ref().is_some_and(|t| Arc::ptr_eq(t, &e)) => None,
-            first => first,
-        }
+        self.shared.unreported().take()
     }
 
     /// Writes the held bytes, handed-over batches first; on error keeps
@@ -531,9 +520,7 @@ impl Writer {
     fn record(&mut self, e: io::Error) -> Error {
         let err = Error::Io(Arc::new(e));
         self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-        if self.first_error.is_none() {
-            self.first_error = Some(err.clone());
-        }
+        self.shared.unreported().record(err.clone());
         err
     }
 
