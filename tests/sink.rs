@@ -285,6 +285,10 @@ fn emit_after_close_is_counted_and_reported() {
     // The emitter's path (events by reference) is refused the same way.
     let sink = Arc::new(sink);
     Emitter::with_collector(sink.clone()).base(None, None);
+    // `emit_timeout` gives its event back: not counted, not reported.
+    assert!(sink
+        .emit_timeout(Event::default(), Duration::from_millis(1))
+        .is_err());
     assert_eq!(sink.stats().after_close, 3);
     let err = sink.flush().unwrap_err();
     assert!(
@@ -299,6 +303,59 @@ fn emit_after_close_is_counted_and_reported() {
             .count(),
         1
     );
+}
+
+/// Events refused while `close` is failing are reported by the next
+/// flush: the close's own error does not swallow their count.
+#[test]
+fn refusals_behind_a_failed_close_are_reported_next() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let sink = Arc::new(
+        JsonlSink::builder()
+            .close_timeout(Duration::from_millis(300))
+            .open("/dev/full")
+            .unwrap(),
+    );
+    sink.emit(Event::default());
+    let closer = {
+        let sink = sink.clone();
+        std::thread::spawn(move || sink.close())
+    };
+    while sink.stats().after_close == 0 {
+        sink.emit(Event::default());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let closed = closer.join().unwrap();
+    assert!(
+        matches!(closed, Err(agent_audit::Error::Abandoned { .. })),
+        "{closed:?}"
+    );
+    let refused = sink.stats().after_close;
+    let err = sink.flush().unwrap_err();
+    assert!(
+        matches!(err, agent_audit::Error::Closed { count } if count == refused),
+        "{err}"
+    );
+}
+
+/// Sizes past what memory could hold are clamped, not a panic or an
+/// overflow: the sink works as usual.
+#[test]
+fn huge_capacities_and_batches_are_clamped() {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let sink = JsonlSink::builder()
+        .capacity(usize::MAX)
+        .batch_bytes(usize::MAX)
+        .writer(SharedBuf(out.clone()))
+        .unwrap();
+    for i in 0..100 {
+        sink.emit(numbered(0, i));
+    }
+    sink.close().unwrap();
+    let lines = out.lock().unwrap().iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(lines, 100);
 }
 
 #[test]

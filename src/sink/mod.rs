@@ -223,7 +223,14 @@ pub(crate) struct Space {
 
 impl Space {
     /// Writer side: wake waiting producers, if any.
+    ///
+    /// The fence pairs with the one a producer makes after counting itself
+    /// a waiter: either the writer sees the waiter, or the waiter sees the
+    /// room the writer's pops made (a store then a load on each side, so
+    /// without fences both could miss, and the producer would sleep out
+    /// its timeout on an emptied queue).
     pub(crate) fn notify(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
             self.room.notify_all();
@@ -348,6 +355,12 @@ impl Default for SinkBuilder {
     }
 }
 
+/// The largest queue a builder makes (24 MiB of slots; a queue larger
+/// than the caches only slows the pipeline).
+const MAX_CAPACITY: usize = 1 << 16;
+/// The largest batch a builder takes.
+const MAX_BATCH_BYTES: usize = 256 << 20;
+
 impl SinkBuilder {
     /// Line format (default [`Format::Compact`]).
     pub fn format(mut self, format: Format) -> Self {
@@ -356,9 +369,10 @@ impl SinkBuilder {
     }
 
     /// Queue capacity in events, rounded up to a power of two (default
-    /// 1024; memory is bounded by it).
+    /// 1024; memory is bounded by it, at 384 bytes an event), at most
+    /// 2^16.
     pub fn capacity(mut self, events: usize) -> Self {
-        self.capacity = events.max(1);
+        self.capacity = events.clamp(1, MAX_CAPACITY);
         self
     }
 
@@ -387,9 +401,9 @@ impl SinkBuilder {
 
     /// Bytes serialised before a write (default 64 KiB). Up to four such
     /// buffers exist at once: the one being filled, two handed over to
-    /// waiting producers and one being written.
+    /// waiting producers and one being written. At most 256 MiB.
     pub fn batch_bytes(mut self, bytes: usize) -> Self {
-        self.batch_bytes = bytes.max(1);
+        self.batch_bytes = bytes.clamp(1, MAX_BATCH_BYTES);
         self
     }
 
@@ -572,7 +586,10 @@ impl JsonlSink {
         match self.shared.queue.claim() {
             Ok(slot) => Some(slot),
             Err(Refused::Closed) => {
-                self.count_after_close();
+                // `emit_timeout` gives its event back instead.
+                if timeout.is_none() {
+                    self.count_after_close();
+                }
                 None
             }
             Err(Refused::Full) if self.shared.lossy && timeout.is_none() => {
@@ -581,14 +598,17 @@ impl JsonlSink {
             }
             // A timeout too long to add to the clock has no deadline.
             Err(Refused::Full) => {
-                self.claim_slow(timeout.and_then(|t| Instant::now().checked_add(t)), true)
+                let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+                self.claim_slow(deadline, timeout.is_none())
             }
         }
     }
 
     /// Queues one event, waiting at most `timeout` for room; gives the
-    /// event back if there was none (or the sink is closed). A timeout
-    /// too long to add to the clock (`Duration::MAX`) waits as `emit` does.
+    /// event back if there was none (or the sink is closed: an event given
+    /// back is not counted in `after_close`, which is for the events `emit`
+    /// could not return). A timeout too long to add to the clock
+    /// (`Duration::MAX`) waits as `emit` does.
     #[allow(clippy::result_large_err)] // the event itself is the error value
     pub fn emit_timeout(&self, event: Event, timeout: Duration) -> Result<(), Event> {
         match self.claim(Some(timeout)) {
@@ -609,10 +629,10 @@ impl JsonlSink {
     }
 
     /// The full-queue path: spin, then wait for the writer to make room.
-    /// `None` once the sink is closed (an event is then counted as
-    /// refused) or the deadline has passed.
+    /// `None` once the sink is closed (counted as an event refused after
+    /// close when `count_refused`) or the deadline has passed.
     #[cold]
-    fn claim_slow(&self, deadline: Option<Instant>, event: bool) -> Option<Claim<'_, Msg>> {
+    fn claim_slow(&self, deadline: Option<Instant>, count_refused: bool) -> Option<Claim<'_, Msg>> {
         let shared = &*self.shared;
         let backoff = Backoff::new();
         // While this producer is the one staying awake to help: since when.
@@ -621,7 +641,7 @@ impl JsonlSink {
             match shared.queue.claim() {
                 Ok(slot) => return Some(slot),
                 Err(Refused::Closed) => {
-                    if event {
+                    if count_refused {
                         self.count_after_close();
                     }
                     return None;
@@ -659,6 +679,8 @@ impl JsonlSink {
             }
             on_duty = None;
             shared.space.waiters.fetch_add(1, Ordering::SeqCst);
+            // Pairs with the fence in `Space::notify`.
+            std::sync::atomic::fence(Ordering::SeqCst);
             let guard = shared.space.lock.lock().unwrap_or_else(|p| p.into_inner());
             // Re-check under the lock: the writer notifies under it.
             if shared.queue.is_full() && !shared.closed.load(Ordering::Acquire) {
@@ -674,10 +696,12 @@ impl JsonlSink {
     }
 
     /// `r`, or if it is `Ok`, the report of events refused after close
-    /// (taken either way: it is reported once).
+    /// (reported once).
     fn and_after_close(&self, r: Result<(), Error>) -> Result<(), Error> {
-        let after = self.after_close_error();
-        r.and(after.map_or(Ok(()), Err))
+        // Taken only when it is reported: behind an error, it waits for
+        // the next flush or close.
+        r?;
+        self.after_close_error().map_or(Ok(()), Err)
     }
 
     /// Reports events refused after close, once.
