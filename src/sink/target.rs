@@ -48,10 +48,16 @@ pub(crate) struct FileTarget {
     /// (which would delete the file the rotation just made).
     rotated: bool,
     /// The last write ended inside a line (a short write): the rest of
-    /// that line goes to this file too, before any rotation. (A reopen
-    /// does not wait for it: it comes after a fault or a move, when the
-    /// old file may never take the rest.)
+    /// that line goes to this file too, before any rotation.
     mid_line: bool,
+    /// A file the path no longer names (moved, deleted, or replaced, then
+    /// reopened) that holds the start of a line whose rest we have not
+    /// written: the rest goes there before anything goes to `file`, so
+    /// that neither file holds half a line in its middle.
+    owed: Option<File>,
+    /// The rest of such a line, dropped because its file refused it: the
+    /// line is cut in that file, and the writer reports the loss.
+    lost: Option<io::Error>,
     opts: FileOptions,
 }
 
@@ -113,6 +119,8 @@ impl FileTarget {
             regular: meta.is_file(),
             rotated: false,
             mid_line: false,
+            owed: None,
+            lost: None,
             path,
             file,
             opts,
@@ -139,8 +147,51 @@ impl FileTarget {
             Ok(())
         };
         // The path is kept on failure, for the retry.
-        *self = FileTarget::open_after(self.path.clone(), self.opts, Some(self))?;
+        let next = FileTarget::open_after(self.path.clone(), self.opts, Some(self))?;
+        let old = std::mem::replace(self, next);
+        // A line begun in the old file, now another: its rest is owed
+        // there (an older debt first).
+        self.owed = old
+            .owed
+            .or_else(|| (old.mid_line && !self.mid_line).then_some(old.file));
+        self.lost = old.lost;
         synced
+    }
+
+    /// The rest of a cut line that had to be dropped, once.
+    pub(crate) fn take_lost(&mut self) -> Option<io::Error> {
+        self.lost.take()
+    }
+
+    /// Writes the first line of `buf` (the rest of a line begun in the
+    /// file left behind) there. A failure drops it: the old file may never
+    /// take it (its device gone), and it must not hold up the events after
+    /// it nor land in the middle of the new file.
+    fn pay_owed(&mut self, old: &mut File, buf: &[u8]) -> (usize, bool) {
+        let (end, whole) = match buf.iter().position(|&b| b == b'\n') {
+            Some(e) => (e + 1, true),
+            None => (buf.len(), false),
+        };
+        let written = old.write(&buf[..end]).and_then(|n| {
+            if n == end && whole && self.opts.durable {
+                sync_data(old)?;
+            }
+            Ok(n)
+        });
+        match written {
+            Ok(n) => (n, n == end && whole),
+            Err(e) => {
+                self.lost = Some(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the rest of a line cut by a failed write could not be written to \
+                         the file holding its start, which the path no longer names ({e}): \
+                         that event is incomplete there"
+                    ),
+                ));
+                (end, true)
+            }
+        }
     }
 
     /// Whether the path now names another file, or none.
@@ -198,6 +249,13 @@ impl FileTarget {
     /// Writes a prefix of `buf` (which holds whole lines), rotating first
     /// when the next line would not fit. Returns the bytes written.
     pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(mut old) = self.owed.take() {
+            let (n, paid) = self.pay_owed(&mut old, buf);
+            if !paid {
+                self.owed = Some(old);
+            }
+            return Ok(n);
+        }
         let mut chunk = buf;
         if self.rotated {
             self.reopen()?;
@@ -295,6 +353,14 @@ impl Target {
         match self {
             Target::File(f) => f.reopen(),
             Target::Writer(_) => Ok(()),
+        }
+    }
+
+    /// See [`FileTarget::take_lost`].
+    pub(crate) fn take_lost(&mut self) -> Option<io::Error> {
+        match self {
+            Target::File(f) => f.take_lost(),
+            Target::Writer(_) => None,
         }
     }
 }
@@ -415,6 +481,62 @@ mod tests {
         assert!(target.mid_line);
         assert_eq!(target.write(b"def\n").unwrap(), 4);
         assert_eq!(std::fs::read(&path).unwrap(), b"abcdef\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A line cut by a short write, then the file moved away and the path
+    /// reopened: the line's rest goes to the moved file, where it began,
+    /// and the new file starts with the next whole line. Durable, the
+    /// moved file is synced once its line is whole.
+    #[test]
+    fn a_line_cut_before_a_move_is_finished_in_the_moved_file() {
+        let dir = scratch("owed");
+        let path = dir.join("log");
+        let opts = FileOptions {
+            durable: true,
+            ..FileOptions::default()
+        };
+        let mut target = FileTarget::open(path.clone(), opts).unwrap();
+        assert_eq!(target.write(b"whole\nhal").unwrap(), 9);
+        std::fs::rename(&path, dir.join("log.old")).unwrap();
+        target.reopen().unwrap();
+        SYNCS.with(|n| n.set(0));
+        // A short write of the rest, then the rest of the rest.
+        assert_eq!(target.write(b"f").unwrap(), 1);
+        assert_eq!(
+            SYNCS.with(|n| n.get()),
+            0,
+            "synced before the line was whole"
+        );
+        assert_eq!(target.write(b"-done\nnext\n").unwrap(), 6);
+        assert_eq!(SYNCS.with(|n| n.get()), 1);
+        assert_eq!(target.write(b"next\n").unwrap(), 5);
+        assert!(target.take_lost().is_none());
+        assert_eq!(
+            std::fs::read(dir.join("log.old")).unwrap(),
+            b"whole\nhalf-done\n"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"next\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// If the file left behind refuses the rest of its line, the rest is
+    /// dropped and reported as lost; it never lands in the new file.
+    #[test]
+    fn the_rest_of_a_cut_line_its_file_refuses_is_reported_not_misplaced() {
+        let dir = scratch("owed-refused");
+        let path = dir.join("log");
+        std::fs::write(&path, b"hal").unwrap();
+        // Read-only: its writes fail. As if our write had cut the line.
+        let mut target = FileTarget::read_only(path.clone()).unwrap();
+        target.mid_line = true;
+        std::fs::remove_file(&path).unwrap();
+        target.reopen().unwrap();
+        assert_eq!(target.write(b"f\nnext\n").unwrap(), 2);
+        let lost = target.take_lost().expect("the loss is reported");
+        assert!(lost.to_string().contains("incomplete"), "{lost}");
+        assert_eq!(target.write(b"next\n").unwrap(), 5);
+        assert_eq!(std::fs::read(&path).unwrap(), b"next\n");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -392,6 +392,7 @@ impl Writer {
     fn write_out(&mut self) {
         let shared = self.shared.clone();
         let mut target = shared.output.target();
+        self.report_lost(&mut target);
         // (A helper's failed batch is back among the pending ones.)
         if !self.held() {
             return;
@@ -444,7 +445,16 @@ impl Writer {
         self.buf.clear();
         self.done = 0;
         self.buf_events = 0;
+        self.report_lost(&mut target);
         self.recovered(&target);
+    }
+
+    /// Records the rest of a cut line that its file refused (see
+    /// `FileTarget::take_lost`), whoever's write found it.
+    fn report_lost(&mut self, target: &mut Target) {
+        if let Some(e) = target.take_lost() {
+            self.record(e);
+        }
     }
 
     /// Ends a fault, if there is one: the last write (or sync) worked.
