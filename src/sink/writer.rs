@@ -614,13 +614,18 @@ impl Writer {
         self.shared
             .stats
             .record_written(self.buf_events.saturating_sub(lost), self.done);
+        let cause = self
+            .fault
+            .clone()
+            .unwrap_or_else(|| Arc::new(io::Error::other("unknown fault")));
         // The ring is closed: wait out producers still writing a claimed
-        // slot, so that every accepted event is counted here.
+        // slot, so that every accepted event is counted here. A marker
+        // still queued gets the fault that kept its events from the file.
         while !rx.drained() {
             let popped = rx.pop_with(|msg| match msg {
                 Msg::Event(_) | Msg::Packed(_) => lost += 1,
                 Msg::Flush(done) | Msg::Reopen(done) => {
-                    done.complete(Err(Error::Closed { count: 0 }));
+                    done.complete(Err(Error::Io(cause.clone())));
                 }
             });
             if popped.is_none() {
@@ -631,10 +636,6 @@ impl Writer {
             .stats
             .abandoned
             .fetch_add(lost, Ordering::Relaxed);
-        let cause = self
-            .fault
-            .clone()
-            .unwrap_or_else(|| Arc::new(io::Error::other("unknown fault")));
         Error::Abandoned {
             events: lost,
             cause,
