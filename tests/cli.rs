@@ -446,6 +446,22 @@ fn a_closed_stdout_ends_quietly_with_the_status_seen_so_far() {
     assert_clean_failure(&out, "Broken pipe");
 }
 
+/// Threads that cannot be started (here: too little address space for
+/// their stacks) are a clear error, not a panic.
+#[test]
+fn stress_reports_threads_it_cannot_start() {
+    let dir = common::scratch_dir("cli-stress-threads");
+    let log = dir.join("s.jsonl");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 400000 && exec \"$0\" stress --out \"$1\" --events 1000 --threads 2000")
+        .arg(env!("CARGO_BIN_EXE_agent-audit"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, "cannot start 2000 agent threads");
+}
+
 #[test]
 fn missing_files_directories_and_permissions_are_clear_errors() {
     let dir = common::scratch_dir("cli-errors");

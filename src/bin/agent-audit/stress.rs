@@ -201,18 +201,42 @@ pub fn run(args: Args) -> CmdResult {
     let start = Instant::now();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
     let mut fault = None;
+    let mut spawn_error = None;
+    // Each agent says when it is done, so the clock stops as soon as the
+    // last one is (not at the watcher's next look).
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                let quota = args.events / threads as u64
-                    + u64::from((i as u64) < args.events % threads as u64);
-                let (emitter, progress, abort) = (emitter.clone(), &progress, &abort);
-                s.spawn(move || agent(i, &emitter, quota, progress, abort))
-            })
-            .collect();
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let quota =
+                args.events / threads as u64 + u64::from((i as u64) < args.events % threads as u64);
+            let (emitter, progress, abort) = (emitter.clone(), &progress, &abort);
+            let done = done_tx.clone();
+            let spawned = std::thread::Builder::new().spawn_scoped(s, move || {
+                let hist = agent(i, &emitter, quota, progress, abort);
+                let _ = done.send(());
+                hist
+            });
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    abort.store(true, Ordering::Relaxed);
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(done_tx);
         // Watch for a write fault: producers would block on a full queue
         // forever, so stop them and close (which unblocks them).
-        while !handles.iter().all(|h| h.is_finished()) {
+        let mut running = handles.len();
+        while running > 0 {
+            match done_rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(()) => running -= 1,
+                // An agent ended without saying so (a panic): join below.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
             bar.set_position(progress.load(Ordering::Relaxed));
             if sink.stats().faulted {
                 abort.store(true, Ordering::Relaxed);
@@ -223,7 +247,6 @@ pub fn run(args: Args) -> CmdResult {
                     .or(Some(agent_audit::Error::Closed { count: 0 }));
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
         for h in handles {
             if let Ok(h) = h.join() {
@@ -231,6 +254,14 @@ pub fn run(args: Args) -> CmdResult {
             }
         }
     });
+    if let Some(e) = spawn_error {
+        bar.abandon();
+        let _ = sink.close();
+        return Err(Failure::Message(format!(
+            "cannot start {threads} agent threads: {}",
+            crate::plain(&e)
+        )));
+    }
     let closed = match fault {
         Some(e) => Err(e),
         None => sink.close(),
