@@ -534,9 +534,21 @@ fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
 impl Follow {
     /// Opens `path` for following from `start`.
     pub fn open(path: impl AsRef<std::path::Path>, start: Start) -> io::Result<Follow> {
+        let file = std::fs::File::open(path.as_ref())?;
+        Follow::with_file(path, file, start)
+    }
+
+    /// Follows `file`, already open, from `start`; `path` is where its
+    /// successors will appear after a rotation. For a caller that read the
+    /// file first: a rotation meanwhile does not make it skip the rest of
+    /// the file it read.
+    pub fn with_file(
+        path: impl AsRef<std::path::Path>,
+        mut file: std::fs::File,
+        start: Start,
+    ) -> io::Result<Follow> {
         use std::io::Seek;
         let path = path.as_ref().to_path_buf();
-        let mut file = std::fs::File::open(&path)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
             return Err(io::Error::new(

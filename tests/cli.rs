@@ -543,6 +543,20 @@ fn tail_follow_passes_lines_through_byte_for_byte() {
 
 /// Without `-f`, an unterminated last line that does not parse is
 /// reported as torn, as the library's reader reports it.
+/// Stdin (`-` or `/dev/stdin`) and other inputs without a size are read
+/// to their end, where `tail` used to show nothing.
+#[test]
+fn tail_reads_stdin_and_pipes_to_their_end() {
+    let fixture = std::fs::read_to_string(FIXTURE).unwrap();
+    let lines: Vec<&str> = fixture.lines().collect();
+    let want = lines[lines.len() - 2..].join("\n") + "\n";
+    for name in ["-", "/dev/stdin"] {
+        let out = run_stdin(&["tail", "-n", "2", name], fixture.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), want, "{name}");
+    }
+}
+
 #[test]
 fn tail_reports_a_torn_last_line_as_torn() {
     let dir = common::scratch_dir("cli-tail-torn");

@@ -311,3 +311,45 @@ fn a_split_bom_is_not_part_of_a_line() {
         ["line 4: torn last line (no newline at the end of the input)"]
     );
 }
+
+/// Following a file already open: if the path was rotated since it was
+/// opened, the rest of that file comes first, then the new one.
+#[test]
+fn follow_with_an_open_file_reads_it_before_the_path_s_new_file() {
+    use agent_audit::reader::{Follow, Start};
+    use std::time::Duration;
+
+    let dir = std::env::temp_dir().join(format!("agent-audit-follow-open-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let line = |i: i64| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    std::fs::write(&path, line(0)).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let scanned = line(0).len() as u64;
+    // Appended after the first pass, then rotated away before following.
+    std::fs::write(&path, line(0) + &line(1)).unwrap();
+    std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
+    std::fs::write(&path, line(2)).unwrap();
+    let start = Start::At {
+        offset: scanned,
+        line: 1,
+    };
+    let got: Vec<(u64, agent_audit::Value)> = Follow::with_file(&path, file, start)
+        .unwrap()
+        .poll(Duration::from_millis(5))
+        .take(2)
+        .map(|r| {
+            let r = r.unwrap();
+            (r.line, r.event.metadata["i"].clone())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, agent_audit::Value::from(1i64)),
+            (1, agent_audit::Value::from(2i64))
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -15,9 +15,10 @@ use crate::{CmdResult, Failure, Outcome, PathArg};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The log to read.
+    /// The log to read (`-` for stdin).
     file: PathArg,
-    /// Keep reading as the log grows (survives rotation).
+    /// Keep reading as the log grows (survives rotation). A pipe, FIFO or
+    /// stdin is read to its end, which is the end.
     #[arg(short = 'f', long)]
     follow: bool,
     /// How many events to show first.
@@ -184,14 +185,34 @@ pub fn run(args: Args) -> CmdResult {
             crate::plain(&e)
         ))
     };
-    let file = File::open(path).map_err(open_err)?;
-    let meta = file.metadata().map_err(open_err)?;
-    if meta.is_dir() {
-        return Err(Failure::Message(format!(
-            "cannot read {}: it is a directory",
-            path.display()
-        )));
-    }
+    // The input, how much of it this first pass reads, and the file to
+    // follow afterwards (from where this pass stops, in this file even if
+    // the path is rotated meanwhile).
+    let (input, len, rest): (Box<dyn Read>, u64, Option<File>) = if path.as_os_str() == "-" {
+        (crate::open_input(path)?, u64::MAX, None)
+    } else {
+        let file = File::open(path).map_err(open_err)?;
+        let meta = file.metadata().map_err(open_err)?;
+        if meta.is_dir() {
+            return Err(Failure::Message(format!(
+                "cannot read {}: it is a directory",
+                path.display()
+            )));
+        }
+        if meta.is_file() && (meta.len() > 0 || args.follow) {
+            let rest = args
+                .follow
+                .then(|| file.try_clone())
+                .transpose()
+                .map_err(open_err)?;
+            (Box::new(file.take(meta.len())), meta.len(), rest)
+        } else {
+            // No size to stop at (a FIFO, a device, `/proc`): to the end,
+            // which a pipe's writer decides; nothing to follow after it.
+            (Box::new(file), u64::MAX, None)
+        }
+    };
+    let follow = rest.is_some();
     let mut printer = Printer {
         pretty: io::stdout().is_terminal(),
         out: crate::stdout(),
@@ -201,13 +222,12 @@ pub fn run(args: Args) -> CmdResult {
 
     // The last N matching lines of what is there now; with --follow, stop
     // at the last whole line so following resumes exactly there.
-    let len = meta.len();
-    let mut lines = Lines::new(file.take(len));
+    let mut lines = Lines::new(input);
     let mut last: VecDeque<(Vec<u8>, Event)> = VecDeque::with_capacity(args.lines.min(4096));
     let mut resume = (len, 0u64);
     while let Some(item) = lines.next_line() {
         match item {
-            Ok(raw) if !raw.terminated && args.follow => {
+            Ok(raw) if !raw.terminated && follow => {
                 resume = (len - raw.bytes.len() as u64, raw.number - 1);
             }
             Ok(raw) => {
@@ -259,19 +279,19 @@ pub fn run(args: Args) -> CmdResult {
         printer.show(raw, ev)?;
     }
     printer.out.flush()?;
-    if !args.follow {
+    let Some(rest) = rest else {
         return Ok(if bad == 0 {
             Outcome::Ok
         } else {
             Outcome::Problems
         });
-    }
+    };
 
     let start = Start::At {
         offset: resume.0,
         line: resume.1,
     };
-    let mut follow = Follow::open(path, start).map_err(open_err)?;
+    let mut follow = Follow::with_file(path, rest, start).map_err(open_err)?;
     while let Some(item) = follow.next() {
         match item {
             Ok(rec) if args.matches(&rec.event) => {
