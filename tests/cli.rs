@@ -239,6 +239,35 @@ fn verify_passes_the_fixture_and_lists_damage() {
 }
 
 /// Counts too large for 64 bits stop at the largest, not wrap around.
+/// The max duration is the value itself, not its histogram bucket's top;
+/// no percentile exceeds it; names from the log reach the terminal without
+/// control characters.
+#[test]
+fn stats_max_is_exact_and_names_are_printable() {
+    let log = concat!(
+        "{\"event_type\":\"tool_call_complete\",\"tool_name\":\"t\\u001b[2J\",\"duration_ms\":2005.0,",
+        "\"agent_id\":\"a\\u001b]0;x\\u0007\"}\n",
+        "{\"event_type\":\"tool_call_complete\",\"tool_name\":\"u\",\"duration_ms\":12345.678}\n",
+    );
+    let out = run_stdin(&["stats", "--json", "-"], log.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let u = &json["tools"]["u"]["duration_ms"];
+    assert_eq!(u["max"], 12345.678);
+    assert_eq!(u["p99"], 12345.678);
+    assert_eq!(json["tools"]["t\u{1b}[2J"]["duration_ms"]["max"], 2005.0);
+    let out = run_stdin(&["stats", "-"], log.as_bytes());
+    let shown = text(&out.stdout);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("t [2J") && shown.contains("a ]0;x "),
+        "{shown}"
+    );
+}
+
 #[test]
 fn stats_sums_saturate() {
     let line = b"{\"event_type\":\"turn_end\",\"function_calls_count\":9223372036854775807}\n";

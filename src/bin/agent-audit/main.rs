@@ -170,6 +170,14 @@ pub fn open_input(path: &Path) -> Result<Box<dyn Read>, Failure> {
     }
 }
 
+/// `s` on one line with no control characters (each becomes a space):
+/// text from a log must not drive the terminal it is shown on.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// An I/O error's message without Rust's "(os error N)" suffix.
 pub fn plain(e: &io::Error) -> String {
     let s = e.to_string();

@@ -12,7 +12,7 @@ use agent_audit::reader::{LineErrorKind, Reader};
 use agent_audit::{Kind, Map, Value};
 use hdrhistogram::Histogram;
 
-use crate::{open_input, CmdResult, Failure, Outcome, PathArg};
+use crate::{open_input, printable, CmdResult, Failure, Outcome, PathArg};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,8 +29,10 @@ struct Tool {
     completes: u64,
     failures: u64,
     denied: u64,
-    /// Durations in microseconds.
+    /// Durations in microseconds (to three significant digits).
     durations: Histogram<u64>,
+    /// The longest duration, exactly, in milliseconds.
+    max_ms: Option<f64>,
 }
 
 impl Tool {
@@ -42,6 +44,7 @@ impl Tool {
             failures: 0,
             denied: 0,
             durations: Histogram::new_with_bounds(1, 1_000_000_000_000, 3).expect("valid bounds"),
+            max_ms: None,
         }
     }
 
@@ -50,9 +53,14 @@ impl Tool {
         (done > 0).then(|| self.failures as f64 / done as f64)
     }
 
-    /// A duration percentile in milliseconds.
+    /// A duration percentile in milliseconds: the middle of its
+    /// histogram bucket (within 0.1% of the value), never above the max.
     fn ms(&self, q: f64) -> Option<f64> {
-        (!self.durations.is_empty()).then(|| self.durations.value_at_quantile(q) as f64 / 1000.0)
+        let max = self.max_ms?;
+        let us = self
+            .durations
+            .median_equivalent(self.durations.value_at_quantile(q));
+        Some((us as f64 / 1000.0).min(max))
     }
 }
 
@@ -95,6 +103,7 @@ impl Summary {
                     if ms.is_finite() && ms >= 0.0 {
                         tool.durations
                             .saturating_record((ms * 1000.0).round() as u64);
+                        tool.max_ms = Some(tool.max_ms.map_or(ms, |m| m.max(ms)));
                     }
                 }
                 Kind::ToolCallFailure(_) => tool.failures += 1,
@@ -183,7 +192,7 @@ fn to_json(s: &Summary) -> Map {
         .iter()
         .map(|(name, t)| {
             let d = |q| Value::from(t.ms(q));
-            let max = (!t.durations.is_empty()).then(|| t.durations.max() as f64 / 1000.0);
+            let max = t.max_ms;
             let v = obj([
                 ("events", t.events.into()),
                 ("calls", t.calls.into()),
@@ -243,14 +252,15 @@ fn to_json(s: &Summary) -> Map {
 
 fn table(out: &mut impl Write, title: &str, m: &BTreeMap<String, u64>) -> io::Result<()> {
     writeln!(out, "\n{title}")?;
-    let width = m
-        .keys()
-        .map(|k| k.chars().count())
+    // Names come from the log: shown without control characters.
+    let mut rows: Vec<_> = m.iter().map(|(k, v)| (printable(k), v)).collect();
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
         .max()
         .unwrap_or(0)
         .max(8);
-    let mut rows: Vec<_> = m.iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(&b.0)));
     for (k, v) in rows {
         writeln!(out, "  {k:<width$}  {v:>10}")?;
     }
@@ -274,7 +284,7 @@ fn print_tables(out: &mut impl Write, name: &str, s: &Summary) -> io::Result<()>
         let w = s
             .tools
             .keys()
-            .map(|k| k.chars().count())
+            .map(|k| printable(k).chars().count())
             .max()
             .unwrap_or(0)
             .max(4);
@@ -294,7 +304,8 @@ fn print_tables(out: &mut impl Write, name: &str, s: &Summary) -> io::Result<()>
             "denied"
         )?;
         for (name, t) in &s.tools {
-            let max = (!t.durations.is_empty()).then(|| t.durations.max() as f64 / 1000.0);
+            let name = printable(name);
+            let max = t.max_ms;
             writeln!(
                 out,
                 "  {name:<w$}  {:>8} {:>8} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7}",

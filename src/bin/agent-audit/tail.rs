@@ -11,7 +11,7 @@ use agent_audit::event::FieldRef;
 use agent_audit::reader::{Follow, LineError, LineErrorKind, Lines, Start};
 use agent_audit::{json, Event, Format, Kind};
 
-use crate::{CmdResult, Failure, Outcome, PathArg};
+use crate::{printable, CmdResult, Failure, Outcome, PathArg};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -86,13 +86,6 @@ impl Printer {
             printable(&details(ev))
         )
     }
-}
-
-/// `s` on one line with no control characters (each becomes a space).
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 fn clip(s: &str, n: usize) -> String {
