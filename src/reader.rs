@@ -191,12 +191,13 @@ impl<R: Read> Lines<R> {
         })
     }
 
-    /// The next non-blank line, or why a line could not be returned;
-    /// Lines read so far, blank ones included: the number of the last.
+    /// Lines read so far, blank ones included: the number of the last
+    /// (an unfinished blank line at the end is not counted).
     pub fn line(&self) -> u64 {
         self.line
     }
 
+    /// The next non-blank line, or why a line could not be returned;
     /// `None` at the end (and after a read error).
     #[allow(clippy::should_implement_trait)] // lines borrow the buffer
     pub fn next_line(&mut self) -> Option<Result<RawLine<'_>, LineError>> {
@@ -239,15 +240,19 @@ impl<R: Read> Lines<R> {
                 if self.end == self.pos && !self.skipping {
                     return None;
                 }
-                self.line += 1;
                 if self.skipping {
+                    self.line += 1;
                     return Some(self.too_long());
                 }
                 let (from, to) = (self.pos, self.end);
                 self.pos = to;
+                // Unfinished and blank: not a line (yet). Not counted, so
+                // that a follower which sees its newline later numbers it
+                // once.
                 if is_blank(&self.buf[from..to]) {
                     return None;
                 }
+                self.line += 1;
                 let number = self.line;
                 return Some(Ok(RawLine {
                     number,
@@ -606,8 +611,14 @@ impl Follow {
                 return Ok(total);
             }
             total += n;
+            let at_start = self.offset == 0;
             self.offset += n as u64;
             let mut data = &chunk[..n];
+            // A byte-order mark opening a file is not part of its first
+            // line, as for `Lines`.
+            if at_start {
+                data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+            }
             while let Some(nl) = memchr::memchr(b'\n', data) {
                 self.line += 1;
                 if self.skipping {
@@ -684,7 +695,7 @@ impl Iterator for Follow {
                 if l.last() == Some(&b'\r') {
                     l = &l[..l.len() - 1];
                 }
-                if l.iter().all(|b| matches!(b, b' ' | b'\t')) {
+                if is_blank(l) {
                     continue;
                 }
                 let len = l.len();

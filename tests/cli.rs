@@ -606,22 +606,29 @@ fn tail_reports_a_torn_last_line_as_torn() {
 fn tail_follow_numbers_lines_after_trailing_blank_ones() {
     let dir = common::scratch_dir("cli-tail-blank");
     let path = dir.join("live.jsonl");
-    std::fs::write(&path, "{\"event_type\": \"base\"}\n\n\n").unwrap();
-    let mut child = bin()
-        .args(["tail", "-f", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(child.stderr.take().unwrap());
-    // Appended once tail has read the file (it polls every 200 ms).
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    append(&path, b"garbage\n");
-    let got = rx.recv_timeout(std::time::Duration::from_secs(20));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let got = text(&got.expect("tail reported nothing"));
-    assert!(got.starts_with("line 4: "), "{got}");
+    let base = "{\"event_type\": \"base\"}\n";
+    for (before, appended) in [
+        (format!("{base}\n\n"), "garbage\n".to_string()),
+        // A blank line still unfinished when the scan stops.
+        (format!("{base}  "), format!("\n{base}garbage\n")),
+    ] {
+        std::fs::write(&path, &before).unwrap();
+        let mut child = bin()
+            .args(["tail", "-f", path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let rx = lines_of(child.stderr.take().unwrap());
+        // Appended once tail has read the file (it polls every 200 ms).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        append(&path, appended.as_bytes());
+        let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let got = text(&got.expect("tail reported nothing"));
+        assert!(got.starts_with("line 4: "), "{before:?}: {got}");
+    }
 }
 
 /// Appends `bytes` to the file at `path`.

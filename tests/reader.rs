@@ -353,3 +353,28 @@ fn follow_with_an_open_file_reads_it_before_the_path_s_new_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `Follow` treats a file as `Lines` does: a byte-order mark opening it is
+/// not part of the first line, and a line of spaces, tabs and carriage
+/// returns is blank.
+#[test]
+fn follow_skips_a_bom_and_blank_lines_as_lines_does() {
+    use agent_audit::reader::{Follow, Start};
+
+    let path = std::env::temp_dir().join(format!("agent-audit-follow-bom-{}", std::process::id()));
+    std::fs::write(
+        &path,
+        "\u{feff}{\"event_type\": \"base\"}\n \r \r\n{\"event_type\": \"error\"}\n",
+    )
+    .unwrap();
+    let got: Vec<(u64, String)> = Follow::open(&path, Start::Beginning)
+        .unwrap()
+        .take(2)
+        .map(|r| {
+            let r = r.unwrap();
+            (r.line, r.event.event_type().to_string())
+        })
+        .collect();
+    assert_eq!(got, [(1, "base".to_string()), (3, "error".to_string())]);
+    std::fs::remove_file(&path).unwrap();
+}
