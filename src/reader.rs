@@ -494,6 +494,17 @@ pub enum Start {
 /// or the file shrinks (truncated), the rest of the old file is read and
 /// the new one is read from its start.
 ///
+/// After a move the old file is still read until it has been quiet for a
+/// second, because a writer keeps appending to it until it reopens the
+/// path (logrotate's move, then signal). Files that held the path in
+/// between and were rotated on before this one looked (several rotations
+/// within one poll) are found among the numbered siblings `PATH.1`,
+/// `PATH.2`, ... that [`crate::sink::Rotation`] makes, by looking for the
+/// old file there: those newer than it are read in order before the
+/// path's file. Rotation schemes that name files otherwise (dates) and a
+/// truncated file refilled past the point read between two polls can
+/// still hide lines from a follower that polls by path.
+///
 /// The iterator blocks, polling every `poll` interval, and ends only on an
 /// I/O error. Line numbers count from the start of the file being read
 /// (they restart at 1 after a rotation). A line is yielded once its newline
@@ -516,7 +527,18 @@ pub struct Follow {
     poll: std::time::Duration,
     max_line: usize,
     skipping: bool,
+    /// Files to read after this one, oldest first, the path's last (see
+    /// the type's docs).
+    next: std::collections::VecDeque<std::fs::File>,
+    /// The path names another file and this one has had nothing new since.
+    quiet_since: Option<std::time::Instant>,
 }
+
+/// How long a file moved away is still read after it last grew.
+const MOVED_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How many numbered siblings are searched for the file left behind.
+const MAX_SIBLINGS: usize = 64;
 
 /// A line `Follow` has read.
 enum Ready {
@@ -580,6 +602,8 @@ impl Follow {
             poll: std::time::Duration::from_millis(200),
             max_line: DEFAULT_MAX_LINE,
             skipping: false,
+            next: Default::default(),
+            quiet_since: None,
         })
     }
 
@@ -653,8 +677,64 @@ impl Follow {
         }
     }
 
-    fn reopen(&mut self) -> io::Result<()> {
-        let file = std::fs::File::open(&self.path)?;
+    /// Queues the files to read after this one: those that held the path
+    /// after it (found by where it went among the numbered siblings),
+    /// then the path's own, skipping any already queued or this one.
+    fn find_successors(&mut self) -> io::Result<()> {
+        // A successor was written after this file was: a sibling last
+        // modified before it is an older file under another scheme.
+        let ours = self.file.metadata().and_then(|m| m.modified()).ok();
+        let mut newer = Vec::new();
+        let mut found = false;
+        let mut name = self.path.clone().into_os_string();
+        name.push(".");
+        for n in 1..=MAX_SIBLINGS {
+            let mut sibling = name.clone();
+            sibling.push(n.to_string());
+            let Ok(file) = std::fs::File::open(&sibling) else {
+                break;
+            };
+            match file.metadata() {
+                Ok(m) if file_id(&m) == self.id => {
+                    found = true;
+                    break;
+                }
+                Ok(m) => {
+                    if ours.is_some_and(|ours| m.modified().is_ok_and(|t| t >= ours)) {
+                        newer.push((file_id(&m), file));
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if !found {
+            // Deleted, truncated, or renamed otherwise: the siblings are
+            // older files, not successors.
+            newer.clear();
+        }
+        let path_file = std::fs::File::open(&self.path)?;
+        let path_id = file_id(&path_file.metadata()?);
+        // `newer` holds PATH.1, PATH.2, ... up to ours: the oldest last.
+        let mut queued = Vec::new();
+        for (id, file) in newer.into_iter().rev() {
+            if id != self.id && !queued.contains(&id) {
+                queued.push(id);
+                self.next.push_back(file);
+            }
+        }
+        // The path's file last, even when it is this one (truncated: read
+        // again from its start).
+        if !queued.contains(&path_id) {
+            self.next.push_back(path_file);
+        }
+        Ok(())
+    }
+
+    /// Goes on to the next queued file, from its start.
+    fn advance(&mut self) -> io::Result<bool> {
+        let Some(file) = self.next.pop_front() else {
+            return Ok(false);
+        };
         self.id = file_id(&file.metadata()?);
         self.file = file;
         // The old file ended inside a line: reported, not dropped.
@@ -665,7 +745,8 @@ impl Follow {
         self.line = 0;
         self.pending.clear();
         self.skipping = false;
-        Ok(())
+        self.quiet_since = None;
+        Ok(true)
     }
 }
 
@@ -712,8 +793,22 @@ impl Iterator for Follow {
                 });
             }
             match self.read_more() {
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n > 0 => {
+                    self.quiet_since = None;
+                    continue;
+                }
                 Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(LineError {
+                        line: self.line + 1,
+                        kind: LineErrorKind::Io(e),
+                    }))
+                }
+            }
+            // A file queued after a rotation: this one is done.
+            match self.advance() {
+                Ok(true) => continue,
+                Ok(false) => {}
                 Err(e) => {
                     return Some(Err(LineError {
                         line: self.line + 1,
@@ -723,18 +818,19 @@ impl Iterator for Follow {
             }
             match self.rotated() {
                 Ok(true) => {
-                    // Drain what the old file still has, then switch.
-                    match self.read_more() {
-                        Ok(n) if n > 0 => continue,
-                        _ => {}
+                    // Moved away, not truncated: its writer may not have
+                    // reopened yet.
+                    let moved = !self.file.metadata().is_ok_and(|m| m.len() < self.offset);
+                    let quiet = *self.quiet_since.get_or_insert_with(std::time::Instant::now);
+                    if !moved || quiet.elapsed() >= MOVED_GRACE {
+                        if let Err(e) = self.find_successors().and_then(|()| self.advance()) {
+                            return Some(Err(LineError {
+                                line: self.line + 1,
+                                kind: LineErrorKind::Io(e),
+                            }));
+                        }
+                        continue;
                     }
-                    if let Err(e) = self.reopen() {
-                        return Some(Err(LineError {
-                            line: self.line + 1,
-                            kind: LineErrorKind::Io(e),
-                        }));
-                    }
-                    continue;
                 }
                 Ok(false) => {}
                 Err(e) => {

@@ -378,3 +378,70 @@ fn follow_skips_a_bom_and_blank_lines_as_lines_does() {
     assert_eq!(got, [(1, "base".to_string()), (3, "error".to_string())]);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Rotations `Follow` must not lose lines across: the writer appending to
+/// the moved file until it reopens (logrotate's move, then signal), and two
+/// rotations of the sink's numbered scheme between two polls.
+#[test]
+fn follow_keeps_up_with_late_writes_and_quick_rotations() {
+    use agent_audit::reader::{Follow, Start};
+    use std::io::Write;
+    use std::time::Duration;
+
+    let dir = std::env::temp_dir().join(format!("agent-audit-follow-rot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let sibling = |n: u32| dir.join(format!("audit.jsonl.{n}"));
+    let line = |i: i64| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    std::fs::write(&path, line(0)).unwrap();
+    let follow = Follow::open(&path, Start::Beginning)
+        .unwrap()
+        .poll(Duration::from_millis(20));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for item in follow {
+            let i = item.map(|r| match &r.event.metadata["i"] {
+                agent_audit::Value::Number(n) => n.as_i64().unwrap_or(-1),
+                _ => -1,
+            });
+            if tx.send(i).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("follow stalled")
+            .unwrap()
+    };
+    assert_eq!(next(), 0);
+
+    // Moved, a new file at the path, and only then the writer's last line
+    // to the old one: read before the new file's.
+    let mut old = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::fs::rename(&path, sibling(1)).unwrap();
+    std::fs::write(&path, line(2)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    old.write_all(line(1).as_bytes()).unwrap();
+    drop(old);
+    assert_eq!(next(), 1);
+    assert_eq!(next(), 2);
+
+    // Two rotations as the sink makes them (shift, then move), quicker
+    // than a poll: the file in between is read too.
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::rename(sibling(1), sibling(2)).unwrap();
+    std::fs::rename(&path, sibling(1)).unwrap();
+    std::fs::write(&path, line(3)).unwrap();
+    std::fs::rename(sibling(2), sibling(3)).unwrap();
+    std::fs::rename(sibling(1), sibling(2)).unwrap();
+    std::fs::rename(&path, sibling(1)).unwrap();
+    std::fs::write(&path, line(4)).unwrap();
+    assert_eq!(next(), 3);
+    assert_eq!(next(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
