@@ -495,8 +495,10 @@ pub enum Start {
 /// the new one is read from its start.
 ///
 /// After a move the old file is still read until it has been quiet for a
-/// second, because a writer keeps appending to it until it reopens the
-/// path (logrotate's move, then signal). Files that held the path in
+/// second or the path's new file has data, because a writer keeps
+/// appending to it until it reopens the path (logrotate's move, then
+/// signal). The files that follow are opened as soon as the move is seen,
+/// so further rotations meanwhile cannot take them away. Files that held the path in
 /// between and were rotated on before this one looked (several rotations
 /// within one poll) are found among the numbered siblings `PATH.1`,
 /// `PATH.2`, ... that [`crate::sink::Rotation`] makes, by looking for the
@@ -530,8 +532,9 @@ pub struct Follow {
     /// Files to read after this one, oldest first, the path's last (see
     /// the type's docs).
     next: std::collections::VecDeque<std::fs::File>,
-    /// The path names another file and this one has had nothing new since.
-    quiet_since: Option<std::time::Instant>,
+    /// This file was moved away: it is left for the queued ones only once
+    /// it has had nothing new until then.
+    grace_until: Option<std::time::Instant>,
 }
 
 /// How long a file moved away is still read after it last grew.
@@ -603,7 +606,7 @@ impl Follow {
             max_line: DEFAULT_MAX_LINE,
             skipping: false,
             next: Default::default(),
-            quiet_since: None,
+            grace_until: None,
         })
     }
 
@@ -679,8 +682,17 @@ impl Follow {
 
     /// Queues the files to read after this one: those that held the path
     /// after it (found by where it went among the numbered siblings),
-    /// then the path's own, skipping any already queued or this one.
-    fn find_successors(&mut self) -> io::Result<()> {
+    /// then the path's own. Returns whether it queued any: not when the
+    /// path is gone for the moment (between a move and a new file).
+    fn find_successors(&mut self) -> io::Result<bool> {
+        // The path first: a rotation during the search below then shows
+        // as a sibling already queued, not as a file skipped.
+        let path_file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let path_id = file_id(&path_file.metadata()?);
         // A successor was written after this file was: a sibling last
         // modified before it is an older file under another scheme.
         let ours = self.file.metadata().and_then(|m| m.modified()).ok();
@@ -708,26 +720,22 @@ impl Follow {
             }
         }
         if !found {
-            // Deleted, truncated, or renamed otherwise: the siblings are
-            // older files, not successors.
+            // Deleted, truncated, renamed otherwise, or shifted out of
+            // reach: the siblings are not known to be its successors.
             newer.clear();
         }
-        let path_file = std::fs::File::open(&self.path)?;
-        let path_id = file_id(&path_file.metadata()?);
         // `newer` holds PATH.1, PATH.2, ... up to ours: the oldest last.
         let mut queued = Vec::new();
         for (id, file) in newer.into_iter().rev() {
-            if id != self.id && !queued.contains(&id) {
+            if id != self.id && id != path_id && !queued.contains(&id) {
                 queued.push(id);
                 self.next.push_back(file);
             }
         }
         // The path's file last, even when it is this one (truncated: read
         // again from its start).
-        if !queued.contains(&path_id) {
-            self.next.push_back(path_file);
-        }
-        Ok(())
+        self.next.push_back(path_file);
+        Ok(true)
     }
 
     /// Goes on to the next queued file, from its start.
@@ -738,14 +746,14 @@ impl Follow {
         self.id = file_id(&file.metadata()?);
         self.file = file;
         // The old file ended inside a line: reported, not dropped.
-        if !self.pending.is_empty() || self.skipping {
+        if !is_blank(&self.pending) || self.skipping {
             self.ready.push_back((self.line + 1, Ready::Torn));
         }
         self.offset = 0;
         self.line = 0;
         self.pending.clear();
         self.skipping = false;
-        self.quiet_since = None;
+        self.grace_until = None;
         Ok(true)
     }
 }
@@ -794,7 +802,9 @@ impl Iterator for Follow {
             }
             match self.read_more() {
                 Ok(n) if n > 0 => {
-                    self.quiet_since = None;
+                    if self.grace_until.is_some() {
+                        self.grace_until = Some(std::time::Instant::now() + MOVED_GRACE);
+                    }
                     continue;
                 }
                 Ok(_) => {}
@@ -805,39 +815,57 @@ impl Iterator for Follow {
                     }))
                 }
             }
-            // A file queued after a rotation: this one is done.
-            match self.advance() {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(e) => {
-                    return Some(Err(LineError {
-                        line: self.line + 1,
-                        kind: LineErrorKind::Io(e),
-                    }))
-                }
-            }
-            match self.rotated() {
-                Ok(true) => {
-                    // Moved away, not truncated: its writer may not have
-                    // reopened yet.
-                    let moved = !self.file.metadata().is_ok_and(|m| m.len() < self.offset);
-                    let quiet = *self.quiet_since.get_or_insert_with(std::time::Instant::now);
-                    if !moved || quiet.elapsed() >= MOVED_GRACE {
-                        if let Err(e) = self.find_successors().and_then(|()| self.advance()) {
-                            return Some(Err(LineError {
-                                line: self.line + 1,
-                                kind: LineErrorKind::Io(e),
-                            }));
-                        }
-                        continue;
+            if !self.next.is_empty() {
+                // Files are queued after this one (a rotation): it is done,
+                // unless it is the moved file in its grace period and its
+                // writer has not yet written to the path's new file.
+                let newest_written = self
+                    .next
+                    .back()
+                    .is_some_and(|f| f.metadata().is_ok_and(|m| m.len() > 0));
+                if newest_written
+                    || self
+                        .grace_until
+                        .is_none_or(|t| std::time::Instant::now() >= t)
+                {
+                    if let Err(e) = self.advance() {
+                        return Some(Err(LineError {
+                            line: self.line + 1,
+                            kind: LineErrorKind::Io(e),
+                        }));
                     }
+                    continue;
                 }
-                Ok(false) => {}
-                Err(e) => {
-                    return Some(Err(LineError {
-                        line: self.line + 1,
-                        kind: LineErrorKind::Io(e),
-                    }))
+            } else {
+                match self.rotated() {
+                    Ok(true) => {
+                        // The files that follow are opened now, so that
+                        // rotations while this one is still read cannot
+                        // take them away; a moved file (not a truncated
+                        // one) is read on for a while, as its writer may
+                        // not have reopened yet.
+                        let truncated = self.file.metadata().is_ok_and(|m| m.len() < self.offset);
+                        match self.find_successors() {
+                            Ok(true) if !truncated => {
+                                self.grace_until = Some(std::time::Instant::now() + MOVED_GRACE);
+                            }
+                            Ok(true) => continue,
+                            Ok(false) => {}
+                            Err(e) => {
+                                return Some(Err(LineError {
+                                    line: self.line + 1,
+                                    kind: LineErrorKind::Io(e),
+                                }))
+                            }
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        return Some(Err(LineError {
+                            line: self.line + 1,
+                            kind: LineErrorKind::Io(e),
+                        }))
+                    }
                 }
             }
             std::thread::sleep(self.poll);

@@ -417,22 +417,25 @@ fn follow_keeps_up_with_late_writes_and_quick_rotations() {
     };
     assert_eq!(next(), 0);
 
-    // Moved, a new file at the path, and only then the writer's last line
-    // to the old one: read before the new file's.
+    // logrotate: moved, an empty file created at the path, and only then
+    // the writer's last line to the old one, before it reopens and writes
+    // to the new file: read in that order.
     let mut old = std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
         .unwrap();
     std::fs::rename(&path, sibling(1)).unwrap();
-    std::fs::write(&path, line(2)).unwrap();
+    std::fs::write(&path, "").unwrap();
     std::thread::sleep(Duration::from_millis(200));
     old.write_all(line(1).as_bytes()).unwrap();
     drop(old);
     assert_eq!(next(), 1);
+    std::fs::write(&path, line(2)).unwrap();
     assert_eq!(next(), 2);
 
     // Two rotations as the sink makes them (shift, then move), quicker
-    // than a poll: the file in between is read too.
+    // than a poll: the file in between is read too. Then rotations faster
+    // than the grace period, with one file kept: none is skipped.
     std::thread::sleep(Duration::from_millis(50));
     std::fs::rename(sibling(1), sibling(2)).unwrap();
     std::fs::rename(&path, sibling(1)).unwrap();
@@ -443,5 +446,14 @@ fn follow_keeps_up_with_late_writes_and_quick_rotations() {
     std::fs::write(&path, line(4)).unwrap();
     assert_eq!(next(), 3);
     assert_eq!(next(), 4);
+    for i in 5..10 {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = std::fs::remove_file(sibling(1));
+        std::fs::rename(&path, sibling(1)).unwrap();
+        std::fs::write(&path, line(i)).unwrap();
+    }
+    for i in 5..10 {
+        assert_eq!(next(), i);
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

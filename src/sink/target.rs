@@ -55,8 +55,9 @@ pub(crate) struct FileTarget {
     /// written: the rest goes there before anything goes to `file`, so
     /// that neither file holds half a line in its middle.
     owed: Option<File>,
-    /// The rest of such a line, dropped because its file refused it: the
-    /// line is cut in that file, and the writer reports the loss.
+    /// A failure on that file left behind: the rest of its line dropped
+    /// because it refused it (the line is cut there), or not synced. The
+    /// writer reports it.
     lost: Option<io::Error>,
     opts: FileOptions,
 }
@@ -172,14 +173,22 @@ impl FileTarget {
             Some(e) => (e + 1, true),
             None => (buf.len(), false),
         };
-        let written = old.write(&buf[..end]).and_then(|n| {
-            if n == end && whole && self.opts.durable {
-                sync_data(old)?;
+        match old.write(&buf[..end]) {
+            Ok(n) => {
+                let paid = n == end && whole;
+                if paid && self.opts.durable {
+                    if let Err(e) = sync_data(old) {
+                        self.lost = Some(io::Error::new(
+                            e.kind(),
+                            format!(
+                                "the file the path no longer names could not be synced after \
+                                 the rest of its last line was written ({e})"
+                            ),
+                        ));
+                    }
+                }
+                (n, paid)
             }
-            Ok(n)
-        });
-        match written {
-            Ok(n) => (n, n == end && whole),
             Err(e) => {
                 self.lost = Some(io::Error::new(
                     e.kind(),

@@ -592,7 +592,10 @@ impl Writer {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        let result = self.shared.output.target().flush(self.cfg.durable);
+        let shared = self.shared.clone();
+        let mut target = shared.output.target();
+        let result = target.flush(self.cfg.durable);
+        self.report_lost(&mut target);
         if let Err(e) = result {
             self.record(e);
         }
@@ -604,9 +607,12 @@ impl Writer {
     fn abandon(&mut self, rx: &mut Consumer<'_, Msg>) -> Error {
         // Batches still handed over (none while faulted, but make sure).
         let left = {
-            let output = &self.shared.output;
-            output.stop_helping();
-            output.take_back(&mut output.target()).0
+            let shared = self.shared.clone();
+            shared.output.stop_helping();
+            let mut target = shared.output.target();
+            // Counted, though `close` reports the abandoned events.
+            self.report_lost(&mut target);
+            shared.output.take_back(&mut target).0
         };
         self.absorb(left);
         let mut lost = lines(&self.buf[self.done..]);
