@@ -502,8 +502,9 @@ pub enum Start {
 /// between and were rotated on before this one looked (several rotations
 /// within one poll) are found among the numbered siblings `PATH.1`,
 /// `PATH.2`, ... that [`crate::sink::Rotation`] makes, by looking for the
-/// old file there: those newer than it are read in order before the
-/// path's file. Rotation schemes that name files otherwise (dates) and a
+/// old file there (or, if it was rotated out of them, by their times):
+/// those newer than it are read in order before the path's file. A path
+/// briefly missing, not yet readable, or not a regular file is waited for. Rotation schemes that name files otherwise (dates) and a
 /// truncated file refilled past the point read between two polls can
 /// still hide lines from a follower that polls by path.
 ///
@@ -685,17 +686,35 @@ impl Follow {
     /// then the path's own. Returns whether it queued any: not when the
     /// path is gone for the moment (between a move and a new file).
     fn find_successors(&mut self) -> io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
         // The path first: a rotation during the search below then shows
         // as a sibling already queued, not as a file skipped.
         let path_file = match std::fs::File::open(&self.path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            // Between a move and the new file, or before the new file's
+            // owner and mode are set (logrotate's create): next poll.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                return Ok(false)
+            }
             Err(e) => return Err(e),
         };
-        let path_id = file_id(&path_file.metadata()?);
+        let path_meta = path_file.metadata()?;
+        if !path_meta.is_file() {
+            return Ok(false); // a directory or a device: not a log, wait
+        }
+        let path_id = file_id(&path_meta);
+        let our_meta = self.file.metadata().ok();
         // A successor was written after this file was: a sibling last
         // modified before it is an older file under another scheme.
-        let ours = self.file.metadata().and_then(|m| m.modified()).ok();
+        let ours = our_meta.as_ref().and_then(|m| m.modified().ok());
+        // Rotated out of the numbered files (or deleted): the siblings
+        // written after it are still its successors.
+        let rotated_out = our_meta.as_ref().is_some_and(|m| m.nlink() == 0);
         let mut newer = Vec::new();
         let mut found = false;
         let mut name = self.path.clone().into_os_string();
@@ -703,28 +722,28 @@ impl Follow {
         for n in 1..=MAX_SIBLINGS {
             let mut sibling = name.clone();
             sibling.push(n.to_string());
+            // No stop at a missing one: a rotation's renames leave a gap
+            // for a moment.
             let Ok(file) = std::fs::File::open(&sibling) else {
-                break;
+                continue;
             };
-            match file.metadata() {
-                Ok(m) if file_id(&m) == self.id => {
-                    found = true;
-                    break;
-                }
-                Ok(m) => {
-                    if ours.is_some_and(|ours| m.modified().is_ok_and(|t| t >= ours)) {
-                        newer.push((file_id(&m), file));
-                    }
-                }
-                Err(_) => break,
+            let Ok(m) = file.metadata() else {
+                continue;
+            };
+            if file_id(&m) == self.id {
+                found = true;
+                break;
+            }
+            if m.is_file() && ours.is_some_and(|ours| m.modified().is_ok_and(|t| t >= ours)) {
+                newer.push((file_id(&m), file));
             }
         }
-        if !found {
-            // Deleted, truncated, renamed otherwise, or shifted out of
-            // reach: the siblings are not known to be its successors.
+        if !found && !rotated_out {
+            // Truncated, or renamed under another scheme: the siblings
+            // are not known to be its successors.
             newer.clear();
         }
-        // `newer` holds PATH.1, PATH.2, ... up to ours: the oldest last.
+        // `newer` holds PATH.1, PATH.2, ...: the oldest last.
         let mut queued = Vec::new();
         for (id, file) in newer.into_iter().rev() {
             if id != self.id && id != path_id && !queued.contains(&id) {
@@ -800,6 +819,13 @@ impl Iterator for Follow {
                     }),
                 });
             }
+            // Taken before the read: once the path's new file has data, a
+            // single writer has reopened, so what this read finds is all
+            // the moved file will get.
+            let newest_written = self
+                .next
+                .back()
+                .is_some_and(|f| f.metadata().is_ok_and(|m| m.len() > 0));
             match self.read_more() {
                 Ok(n) if n > 0 => {
                     if self.grace_until.is_some() {
@@ -819,10 +845,6 @@ impl Iterator for Follow {
                 // Files are queued after this one (a rotation): it is done,
                 // unless it is the moved file in its grace period and its
                 // writer has not yet written to the path's new file.
-                let newest_written = self
-                    .next
-                    .back()
-                    .is_some_and(|f| f.metadata().is_ok_and(|m| m.len() > 0));
                 if newest_written
                     || self
                         .grace_until
@@ -848,8 +870,19 @@ impl Iterator for Follow {
                         match self.find_successors() {
                             Ok(true) if !truncated => {
                                 self.grace_until = Some(std::time::Instant::now() + MOVED_GRACE);
+                                continue;
                             }
-                            Ok(true) => continue,
+                            // Read again from the start, at once: what the
+                            // old descriptor would read now is new data.
+                            Ok(true) => {
+                                if let Err(e) = self.advance() {
+                                    return Some(Err(LineError {
+                                        line: self.line + 1,
+                                        kind: LineErrorKind::Io(e),
+                                    }));
+                                }
+                                continue;
+                            }
                             Ok(false) => {}
                             Err(e) => {
                                 return Some(Err(LineError {

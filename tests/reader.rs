@@ -455,5 +455,15 @@ fn follow_keeps_up_with_late_writes_and_quick_rotations() {
     for i in 5..10 {
         assert_eq!(next(), i);
     }
+    // And two such rotations quicker than a poll: the file followed is no
+    // longer among the numbered ones, yet the one after it is read.
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 10..12 {
+        let _ = std::fs::remove_file(sibling(1));
+        std::fs::rename(&path, sibling(1)).unwrap();
+        std::fs::write(&path, line(i)).unwrap();
+    }
+    assert_eq!(next(), 10);
+    assert_eq!(next(), 11);
     std::fs::remove_dir_all(&dir).unwrap();
 }
