@@ -503,8 +503,12 @@ pub enum Start {
 /// within one poll) are found among the numbered siblings `PATH.1`,
 /// `PATH.2`, ... that [`crate::sink::Rotation`] makes, by looking for the
 /// old file there (or, if it was rotated out of them, by their times):
-/// those newer than it are read in order before the path's file. A path
-/// briefly missing, not yet readable, or not a regular file is waited for. Rotation schemes that name files otherwise (dates) and a
+/// those newer than it are read in order before the path's file. (By
+/// times, a sibling last modified in the same clock tick as the old
+/// file's last write counts as newer: a copy made just before it was
+/// deleted may then be read twice, where the alternative would lose
+/// files.) A path briefly missing, not yet readable, or not a regular
+/// file is waited for. Rotation schemes that name files otherwise (dates) and a
 /// truncated file refilled past the point read between two polls can
 /// still hide lines from a follower that polls by path.
 ///
@@ -533,6 +537,8 @@ pub struct Follow {
     /// Files to read after this one, oldest first, the path's last (see
     /// the type's docs).
     next: std::collections::VecDeque<std::fs::File>,
+    /// The next line is the file's first (read from offset 0).
+    first_line: bool,
     /// This file was moved away: it is left for the queued ones only once
     /// it has had nothing new until then.
     grace_until: Option<std::time::Instant>,
@@ -608,6 +614,7 @@ impl Follow {
             skipping: false,
             next: Default::default(),
             grace_until: None,
+            first_line: offset == 0,
         })
     }
 
@@ -639,14 +646,8 @@ impl Follow {
                 return Ok(total);
             }
             total += n;
-            let at_start = self.offset == 0;
             self.offset += n as u64;
             let mut data = &chunk[..n];
-            // A byte-order mark opening a file is not part of its first
-            // line, as for `Lines`.
-            if at_start {
-                data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-            }
             while let Some(nl) = memchr::memchr(b'\n', data) {
                 self.line += 1;
                 if self.skipping {
@@ -655,8 +656,14 @@ impl Follow {
                 } else {
                     let mut l = std::mem::take(&mut self.pending);
                     l.extend_from_slice(&data[..nl]);
+                    // A byte-order mark opening a file is not part of its
+                    // first line, as for `Lines` (however the reads split it).
+                    if self.first_line && l.starts_with(b"\xEF\xBB\xBF") {
+                        l.drain(..3);
+                    }
                     self.ready.push_back((self.line, Ready::Whole(l)));
                 }
+                self.first_line = false;
                 data = &data[nl + 1..];
             }
             if !self.skipping {
@@ -773,6 +780,7 @@ impl Follow {
         self.pending.clear();
         self.skipping = false;
         self.grace_until = None;
+        self.first_line = true;
         Ok(true)
     }
 }

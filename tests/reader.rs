@@ -376,6 +376,24 @@ fn follow_skips_a_bom_and_blank_lines_as_lines_does() {
         })
         .collect();
     assert_eq!(got, [(1, "base".to_string()), (3, "error".to_string())]);
+    // A mark that arrives in two writes, the follower reading in between.
+    std::fs::write(&path, b"\xEF").unwrap();
+    let mut follow = Follow::open(&path, Start::Beginning)
+        .unwrap()
+        .poll(std::time::Duration::from_millis(5));
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            f.write_all(b"\xBB\xBF{\"event_type\": \"base\"}\n")
+                .unwrap();
+        })
+    };
+    let first = follow.next().unwrap().unwrap();
+    writer.join().unwrap();
+    assert_eq!((first.line, first.event.event_type()), (1, "base"));
     std::fs::remove_file(&path).unwrap();
 }
 
