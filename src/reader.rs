@@ -512,8 +512,8 @@ pub enum Start {
 /// truncated file refilled past the point read between two polls can
 /// still hide lines from a follower that polls by path.
 ///
-/// The iterator blocks, polling every `poll` interval, and ends only on an
-/// I/O error. Line numbers count from the start of the file being read
+/// The iterator blocks, polling every `poll` interval, and ends only after
+/// an I/O error, which it returns first. Line numbers count from the start of the file being read
 /// (they restart at 1 after a rotation). A line is yielded once its newline
 /// has been written, so a writer's half-written line is never reported as
 /// torn, unless the file is replaced (rotated, truncated) with it still
@@ -539,6 +539,8 @@ pub struct Follow {
     next: std::collections::VecDeque<std::fs::File>,
     /// The next line is the file's first (read from offset 0).
     first_line: bool,
+    /// An I/O error was returned: the iterator has ended.
+    ended: bool,
     /// This file was moved away: it is left for the queued ones only once
     /// it has had nothing new until then.
     grace_until: Option<std::time::Instant>,
@@ -615,6 +617,7 @@ impl Follow {
             next: Default::default(),
             grace_until: None,
             first_line: offset == 0,
+            ended: false,
         })
     }
 
@@ -789,6 +792,24 @@ impl Iterator for Follow {
     type Item = Result<Record, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let item = self.step();
+        if let Some(Err(LineError {
+            kind: LineErrorKind::Io(_),
+            ..
+        })) = &item
+        {
+            self.ended = true;
+        }
+        item
+    }
+}
+
+impl Follow {
+    /// The next line or problem; `None` never (see `next`).
+    fn step(&mut self) -> Option<Result<Record, LineError>> {
         loop {
             if let Some((line, ready)) = self.ready.pop_front() {
                 let bytes = match ready {

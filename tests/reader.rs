@@ -485,3 +485,17 @@ fn follow_keeps_up_with_late_writes_and_quick_rotations() {
     assert_eq!(next(), 11);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An I/O error ends `Follow`: it is returned once, then the iterator is
+/// done (it used to return the same error again at once, forever).
+#[test]
+fn follow_ends_after_an_io_error() {
+    use agent_audit::reader::{Follow, Start};
+    // Reading this process's memory at address 0 fails with EIO.
+    let Ok(mut follow) = Follow::open("/proc/self/mem", Start::Beginning) else {
+        return; // no /proc here
+    };
+    let err = follow.next().expect("an item").expect_err("a read error");
+    assert!(matches!(err.kind, LineErrorKind::Io(_)), "{err}");
+    assert!(follow.next().is_none());
+}
