@@ -203,7 +203,9 @@ impl Writer {
                 self.shared.wake.begin_drain();
             }
             let timeout = if self.fault.is_some() {
-                self.retry_at.saturating_duration_since(now)
+                // Closing, the backoff does not outlast `close_timeout`.
+                let retry = self.retry_at.saturating_duration_since(now);
+                close_deadline.map_or(retry, |d| retry.min(d.saturating_duration_since(now)))
             } else if self.dirty || self.writer_target {
                 next_tick.saturating_duration_since(now)
             } else {
