@@ -27,9 +27,9 @@ pub struct Args {
     /// How many events to write in all.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     events: u64,
-    /// How many agent loops (threads) emit at once.
-    #[arg(long, default_value_t = 2, value_name = "T")]
-    threads: usize,
+    /// How many agent loops (threads) emit at once (1 to 4096).
+    #[arg(long, default_value_t = 2, value_name = "T", value_parser = clap::value_parser!(u16).range(1..=4096))]
+    threads: u16,
     /// Line format.
     #[arg(long, value_enum, default_value = "compact")]
     format: FormatArg,
@@ -171,7 +171,7 @@ fn default_out() -> PathBuf {
 
 pub fn run(args: Args) -> CmdResult {
     let out = args.out.unwrap_or_else(default_out);
-    let threads = args.threads.max(1);
+    let threads = usize::from(args.threads);
     let sink = JsonlSink::builder()
         .format(args.format.into())
         .capacity(4096)
