@@ -809,6 +809,14 @@ impl Iterator for Follow {
 
 impl Follow {
     /// The next line or problem; `None` never (see `next`).
+    /// An I/O error, numbered as the line it kept from being read.
+    fn io_error(&self, e: io::Error) -> LineError {
+        LineError {
+            line: self.line + 1,
+            kind: LineErrorKind::Io(e),
+        }
+    }
+
     fn step(&mut self) -> Option<Result<Record, LineError>> {
         loop {
             if let Some((line, ready)) = self.ready.pop_front() {
@@ -864,10 +872,7 @@ impl Follow {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    return Some(Err(LineError {
-                        line: self.line + 1,
-                        kind: LineErrorKind::Io(e),
-                    }))
+                    return Some(Err(self.io_error(e)));
                 }
             }
             if !self.next.is_empty() {
@@ -880,10 +885,7 @@ impl Follow {
                         .is_none_or(|t| std::time::Instant::now() >= t)
                 {
                     if let Err(e) = self.advance() {
-                        return Some(Err(LineError {
-                            line: self.line + 1,
-                            kind: LineErrorKind::Io(e),
-                        }));
+                        return Some(Err(self.io_error(e)));
                     }
                     continue;
                 }
@@ -905,28 +907,19 @@ impl Follow {
                             // old descriptor would read now is new data.
                             Ok(true) => {
                                 if let Err(e) = self.advance() {
-                                    return Some(Err(LineError {
-                                        line: self.line + 1,
-                                        kind: LineErrorKind::Io(e),
-                                    }));
+                                    return Some(Err(self.io_error(e)));
                                 }
                                 continue;
                             }
                             Ok(false) => {}
                             Err(e) => {
-                                return Some(Err(LineError {
-                                    line: self.line + 1,
-                                    kind: LineErrorKind::Io(e),
-                                }))
+                                return Some(Err(self.io_error(e)));
                             }
                         }
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        return Some(Err(LineError {
-                            line: self.line + 1,
-                            kind: LineErrorKind::Io(e),
-                        }))
+                        return Some(Err(self.io_error(e)));
                     }
                 }
             }
