@@ -18,6 +18,14 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    run_piped(args, input, false)
+}
+
+/// Runs the binary with `input` on its stdin, fed from another thread
+/// while its output is read (the child may stop reading early, so a
+/// failed write is fine); with `close_stdout`, its stdout is a pipe whose
+/// reader is gone before it starts.
+fn run_piped(args: &[&str], input: &[u8], close_stdout: bool) -> Output {
     let mut child = bin()
         .args(args)
         .stdin(Stdio::piped())
@@ -25,8 +33,17 @@ fn run_stdin(args: &[&str], input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    if close_stdout {
+        drop(child.stdout.take());
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
 }
 
 fn text(b: &[u8]) -> String {
@@ -399,29 +416,6 @@ fn stress_to_dev_full_is_a_clear_error() {
     assert_clean_failure(&out, "writing /dev/full: No space left on device");
 }
 
-/// Runs the binary with its stdout a pipe whose reader is gone before
-/// it starts, and its stdin `input`.
-fn run_with_stdout_closed(args: &[&str], input: &[u8]) -> Output {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    // From another thread, while stderr is read: the child may stop
-    // reading early, so a failed write is fine.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
-}
-
 /// Stdout's reader going away (`| head`) ends a command quietly: exit 1
 /// if it had already reported a bad line, 0 if not, and nothing on stderr.
 /// Only stdout's `EPIPE` is quiet: the same error from the log `stress`
@@ -440,7 +434,7 @@ fn a_closed_stdout_ends_quietly_with_the_status_seen_so_far() {
         ("verify", &bad, 1),
         ("stats", &good, 0),
     ] {
-        let out = run_with_stdout_closed(&[cmd, "-"], input.as_bytes());
+        let out = run_piped(&[cmd, "-"], input.as_bytes(), true);
         assert_eq!(out.status.code(), Some(code), "{cmd}");
         if code == 0 {
             assert_eq!(text(&out.stderr), "", "{cmd}");
