@@ -6,18 +6,18 @@
 //! waiting producers wrote.
 //!
 //! ```text
-//! cargo run --release --example sink_throughput -- [EVENTS] [THREADS] [PATH]
+//! cargo run --release --example sink_throughput -- [EVENTS] [THREADS] [PATH] [FORMAT]
 //! ```
 //!
 //! Defaults: 1,000,000 events, 1 thread, `/dev/shm/agent-audit-throughput.jsonl`
-//! (removed at the end). It is the benchmark's `agent-audit` row without
+//! (removed at the end), `compact` (or `python`). It is the benchmark's `agent-audit` row without
 //! criterion, for profiling (`perf record`, `valgrind --tool=callgrind`)
 //! and for comparing two builds in alternating runs.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use agent_audit::{Emitter, JsonlSink};
+use agent_audit::{Emitter, Format, JsonlSink};
 
 /// The benchmark record's preview (`benches/common`): 160 ASCII
 /// characters with the quotes a JSON argument list has.
@@ -31,9 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args
         .next()
         .unwrap_or_else(|| "/dev/shm/agent-audit-throughput.jsonl".into());
+    let format = match args.next().as_deref() {
+        None | Some("compact") => Format::Compact,
+        Some("python") => Format::Python,
+        Some(other) => return Err(format!("unknown format {other:?}: compact or python").into()),
+    };
     let _ = std::fs::remove_file(&path);
 
-    let sink = Arc::new(JsonlSink::open(&path)?);
+    let sink = Arc::new(JsonlSink::builder().format(format).open(&path)?);
     let emitter = Emitter::with_collector(sink.clone()).with_session("sess-8c1e5f0a2b7d");
     let per = events / threads.max(1);
     let start = Instant::now();
