@@ -477,10 +477,12 @@ impl<'a> SliceLines<'a> {
 pub enum Start {
     /// From the first line.
     Beginning,
-    /// From the current end: only lines appended from now on.
+    /// From the current end: only lines finished from now on. If the file
+    /// ends inside a line (its writer is midway), that line is read whole
+    /// once it is finished.
     End,
-    /// From a byte offset known to be at the start of a line, with the
-    /// number of lines before it.
+    /// From a byte offset, with the number of lines before it. An offset
+    /// inside a line starts at that line's beginning, as for `End`.
     At {
         /// Byte offset of the next line.
         offset: u64,
@@ -518,7 +520,9 @@ pub enum Start {
 /// has been written, so a writer's half-written line is never reported as
 /// torn, unless the file is replaced (rotated, truncated) with it still
 /// unfinished: then it is, as [`LineErrorKind::Torn`]. At most about a
-/// megabyte is read ahead of what has been yielded.
+/// megabyte is read ahead of what has been yielded. A line that started
+/// more than [`Follow::max_line`] bytes before the starting point is
+/// reported as too long once it ends.
 pub struct Follow {
     path: std::path::PathBuf,
     file: std::fs::File,
@@ -541,6 +545,9 @@ pub struct Follow {
     first_line: bool,
     /// An I/O error was returned: the iterator has ended.
     ended: bool,
+    /// The start may be inside a line: its beginning is looked for before
+    /// the first read (after `max_line` can have been set).
+    resync: bool,
     /// This file was moved away: it is left for the queued ones only once
     /// it has had nothing new until then.
     grace_until: Option<std::time::Instant>,
@@ -618,6 +625,7 @@ impl Follow {
             grace_until: None,
             first_line: offset == 0,
             ended: false,
+            resync: offset > 0 && offset <= meta.len(),
         })
     }
 
@@ -634,9 +642,64 @@ impl Follow {
         self
     }
 
+    /// The longest line to return (default [`DEFAULT_MAX_LINE`]); longer
+    /// ones are skipped and reported as [`LineErrorKind::TooLong`].
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
+    }
+
+    /// Moves a start inside a line back to that line's beginning, so the
+    /// line is read whole rather than as a fragment; a line begun more
+    /// than `max_line` bytes back is skipped to its end instead.
+    fn find_line_start(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        use std::os::unix::fs::FileExt;
+        self.resync = false;
+        // Looking back `max_line + 1` bytes is enough to tell.
+        let limit = self.offset.saturating_sub(self.max_line as u64 + 1);
+        let mut chunk = [0u8; 8 << 10];
+        let mut end = self.offset;
+        let start = loop {
+            if end == 0 {
+                break Some(0);
+            }
+            if end <= limit {
+                break None;
+            }
+            let from = end.saturating_sub(chunk.len() as u64).max(limit);
+            let buf = &mut chunk[..(end - from) as usize];
+            let n = match self.file.read_at(buf, from) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n < buf.len() {
+                // Shrank meanwhile: the truncation is seen on the next poll.
+                return Ok(());
+            }
+            if let Some(nl) = memchr::memrchr(b'\n', buf) {
+                break Some(from + nl as u64 + 1);
+            }
+            end = from;
+        };
+        match start {
+            Some(start) => {
+                self.file.seek(io::SeekFrom::Start(start))?;
+                self.offset = start;
+                self.first_line = start == 0;
+            }
+            None => self.skipping = true,
+        }
+        Ok(())
+    }
+
     /// Reads what is there now, up to about `FOLLOW_READ` bytes; returns
     /// how many.
     fn read_more(&mut self) -> io::Result<usize> {
+        if self.resync {
+            self.find_line_start()?;
+        }
         let mut chunk = [0u8; 64 << 10];
         let mut total = 0;
         loop {

@@ -499,3 +499,65 @@ fn follow_ends_after_an_io_error() {
     assert!(matches!(err.kind, LineErrorKind::Io(_)), "{err}");
     assert!(follow.next().is_none());
 }
+
+/// Following from the end, or from an offset, when the writer is midway
+/// through a line: that line is read whole once finished, not as a
+/// fragment; one begun more than `max_line` bytes back is reported as too
+/// long, once, and the lines after it are numbered on from it.
+#[test]
+fn follow_started_inside_a_line_reads_that_line_whole() {
+    use agent_audit::reader::{Follow, Start};
+
+    let path = std::env::temp_dir().join(format!("agent-audit-follow-mid-{}", std::process::id()));
+    let line = |t: &str| format!("{{\"event_type\": \"{t}\"}}\n");
+    let first = line("base");
+    let second = line("error");
+    let cut = 10;
+    let types = |follow: Follow, n: usize| -> Vec<String> {
+        follow
+            .take(n)
+            .map(|r| match r {
+                Ok(r) => format!("{} {}", r.line, r.event.event_type()),
+                Err(e) => e.to_string(),
+            })
+            .collect()
+    };
+    let starts = [
+        (Start::End, ["1 error", "2 turn_start"]),
+        (
+            Start::At {
+                offset: (first.len() + cut) as u64,
+                line: 1,
+            },
+            ["2 error", "3 turn_start"],
+        ),
+    ];
+    for (start, want) in starts {
+        std::fs::write(&path, first.clone() + &second[..cut]).unwrap();
+        let follow = Follow::open(&path, start).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(
+            &mut f,
+            (second[cut..].to_string() + &line("turn_start")).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(types(follow, 2), want, "{start:?}");
+    }
+
+    // Begun more than max_line bytes before the end.
+    std::fs::write(&path, first.clone() + &"x".repeat(40)).unwrap();
+    let follow = Follow::open(&path, Start::End).unwrap().max_line(30);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, format!("xx\n{}", line("error")).as_bytes()).unwrap();
+    assert_eq!(
+        types(follow, 2),
+        ["line 1: longer than 30 bytes, skipped", "2 error"]
+    );
+    std::fs::remove_file(&path).unwrap();
+}
