@@ -624,6 +624,39 @@ fn tail_follow_numbers_lines_after_trailing_blank_ones() {
     }
 }
 
+/// A line longer than the limit still unfinished when tail starts is
+/// reported once, when it ends, and the lines after it keep their numbers.
+#[test]
+fn tail_follow_reports_an_unfinished_overlong_line_once() {
+    let dir = common::scratch_dir("cli-tail-long");
+    let path = dir.join("live.jsonl");
+    let base = "{\"event_type\": \"base\"}\n";
+    let long = "x".repeat(agent_audit::reader::DEFAULT_MAX_LINE + 10);
+    std::fs::write(&path, format!("{base}{long}")).unwrap();
+    let mut child = bin()
+        .args(["tail", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(child.stderr.take().unwrap());
+    // Appended once tail has read the file (it polls every 200 ms).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    append(&path, format!("xx\n{base}garbage\n").as_bytes());
+    let mut got = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        got.push(text(&line));
+        if got.len() == 2 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].starts_with("line 2: longer than"), "{got:?}");
+    assert!(got[1].starts_with("line 4: "), "{got:?}");
+}
+
 /// Appends `bytes` to the file at `path`.
 fn append(path: &Path, bytes: &[u8]) {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();

@@ -218,7 +218,15 @@ pub fn run(args: Args) -> CmdResult {
     let mut lines = Lines::new(input);
     let mut last: VecDeque<(Vec<u8>, Event)> = VecDeque::with_capacity(args.lines.min(4096));
     let mut resume = (len, 0u64);
+    // A line too long, held back in case it is the unfinished last one,
+    // which following reports once it ends.
+    let mut too_long: Option<LineError> = None;
     while let Some(item) = lines.next_line() {
+        if let Some(e) = too_long.take() {
+            bad += 1;
+            crate::saw_problem();
+            report!("{e}");
+        }
         match item {
             Ok(raw) if !raw.terminated && follow => {
                 resume = (len - raw.bytes.len() as u64, raw.number - 1);
@@ -257,6 +265,10 @@ pub fn run(args: Args) -> CmdResult {
                 if let LineErrorKind::Io(_) = e.kind {
                     return Err(Failure::Message(format!("reading {}: {e}", path.display())));
                 }
+                if let LineErrorKind::TooLong { .. } = e.kind {
+                    too_long = Some(e);
+                    continue;
+                }
                 bad += 1;
                 crate::saw_problem();
                 report!("{e}");
@@ -267,6 +279,16 @@ pub fn run(args: Args) -> CmdResult {
         // Everything read was whole lines: following counts on from the
         // last, blank ones included.
         resume.1 = lines.line();
+    }
+    if let Some(e) = too_long {
+        if rest.as_ref().is_some_and(|f| ends_inside_a_line(f, len)) {
+            // Following starts inside it and reports it when it ends.
+            resume = (len, e.line - 1);
+        } else {
+            bad += 1;
+            crate::saw_problem();
+            report!("{e}");
+        }
     }
     for (raw, ev) in &last {
         printer.show(raw, ev)?;
@@ -303,6 +325,13 @@ pub fn run(args: Args) -> CmdResult {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// Whether the first `len` bytes of `file` end without a newline.
+fn ends_inside_a_line(file: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut last = [0u8];
+    len > 0 && file.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n'
 }
 
 #[cfg(test)]
