@@ -572,6 +572,17 @@ enum Ready {
 /// stays bounded whatever the file's size.
 const FOLLOW_READ: usize = 1 << 20;
 
+/// Opens a file that may turn out not to be a log: without blocking, as
+/// opening a FIFO with no writer would. (No effect on a regular file's
+/// reads.)
+fn open_probe(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
 fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     (m.dev(), m.ino())
@@ -762,7 +773,7 @@ impl Follow {
         use std::os::unix::fs::MetadataExt;
         // The path first: a rotation during the search below then shows
         // as a sibling already queued, not as a file skipped.
-        let path_file = match std::fs::File::open(&self.path) {
+        let path_file = match open_probe(&self.path) {
             Ok(f) => f,
             // Between a move and the new file, or before the new file's
             // owner and mode are set (logrotate's create): next poll.
@@ -797,7 +808,7 @@ impl Follow {
             sibling.push(n.to_string());
             // No stop at a missing one: a rotation's renames leave a gap
             // for a moment.
-            let Ok(file) = std::fs::File::open(&sibling) else {
+            let Ok(file) = open_probe(std::path::Path::new(&sibling)) else {
                 continue;
             };
             let Ok(m) = file.metadata() else {

@@ -561,3 +561,60 @@ fn follow_started_inside_a_line_reads_that_line_whole() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A FIFO where `Follow` looks for the files after a rotation (the path,
+/// or a numbered sibling) is not a log: it is passed over or waited out,
+/// never opened in a way that blocks until someone writes to it.
+#[test]
+fn follow_is_not_blocked_by_a_fifo_at_the_path_or_a_sibling() {
+    use agent_audit::reader::{Follow, Start};
+    use std::time::Duration;
+
+    let dir = std::env::temp_dir().join(format!("agent-audit-follow-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.jsonl");
+    let mkfifo = |p: &std::path::Path| {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    };
+    let line = |i: i64| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    std::fs::write(&path, line(0)).unwrap();
+    let follow = Follow::open(&path, Start::Beginning)
+        .unwrap()
+        .poll(Duration::from_millis(5));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for item in follow {
+            if tx
+                .send(item.map(|r| r.event.metadata["i"].clone()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("follow stalled")
+            .unwrap()
+    };
+    assert_eq!(next(), agent_audit::Value::from(0i64));
+
+    // Rotated away, with a FIFO at the path for a while.
+    std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
+    mkfifo(&path);
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, line(1)).unwrap();
+    assert_eq!(next(), agent_audit::Value::from(1i64));
+
+    // Rotated again, to a sibling found past a FIFO among the siblings.
+    std::fs::rename(dir.join("audit.jsonl.1"), dir.join("audit.jsonl.3")).unwrap();
+    mkfifo(&dir.join("audit.jsonl.1"));
+    std::fs::rename(&path, dir.join("audit.jsonl.2")).unwrap();
+    std::fs::write(&path, line(2)).unwrap();
+    assert_eq!(next(), agent_audit::Value::from(2i64));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
