@@ -157,9 +157,10 @@ impl FieldType for Number {
     fn from_value(v: Value) -> Result<Self, String> {
         match v {
             Value::Number(n) => Ok(n),
-            // The compact format writes non-finite floats as `null`; read
-            // one back as NaN rather than refuse our own output.
-            Value::Null => Ok(Number::Float(f64::NAN)),
+            // The compact format writes non-finite floats as `null`, and
+            // Python writes `None` so: read as the NaN that is written back
+            // as `null`, rather than refuse our own output.
+            Value::Null => Ok(Number::Float(crate::json::float::NULL)),
             other => Err(wrong("number", &other)),
         }
     }

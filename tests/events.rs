@@ -124,6 +124,30 @@ fn round_trips_in_both_formats() {
     }
 }
 
+/// A float field written as `null` (what Python writes for `None`, and
+/// compact for a non-finite float) reads as NaN and is written back as
+/// `null` in both formats, not as `NaN`; a real NaN stays `NaN` in python.
+#[test]
+fn a_null_float_field_stays_null() {
+    let line = |d: &str| {
+        format!(
+            "{{\"event_type\": \"tool_call_complete\", \"timestamp\": \"2026-01-01T00:00:00+00:00\", \
+             \"agent_id\": null, \"turn_id\": null, \"session_id\": null, \"severity\": \"info\", \
+             \"metadata\": {{}}, \"tool_name\": \"t\", \"status\": \"success\", \"duration_ms\": {d}, \
+             \"result_preview\": \"\"}}"
+        )
+    };
+    for (written, python) in [("null", "null"), ("NaN", "NaN")] {
+        let ev = json::parse_line(line(written).as_bytes()).unwrap();
+        let Kind::ToolCallComplete(t) = &ev.kind else {
+            panic!("{ev:?}")
+        };
+        assert!(matches!(t.duration_ms, Number::Float(f) if f.is_nan()));
+        assert_eq!(json::to_line(&ev, Format::Python).trim_end(), line(python));
+        assert!(json::to_line(&ev, Format::Compact).contains("\"duration_ms\":null,"));
+    }
+}
+
 #[test]
 fn special_characters_survive() {
     let nasty = "quote \" backslash \\ slash / nl \n cr \r tab \t bs \u{8} ff \u{c} nul \0 \

@@ -7,6 +7,11 @@
 //! 16, a sign and at least two exponent digits (`1e+16`, `1.5e-05`), and
 //! `.0` on integral values in fixed notation (`100.0`).
 
+/// The NaN a float field read as `null` holds (a quiet NaN whose payload
+/// spells "null"): written back as `null` in the python format too, where
+/// any other NaN is `NaN`, so a field Python wrote as `None` survives.
+pub(crate) const NULL: f64 = f64::from_bits(0x7ff8_0000_6e75_6c6c);
+
 /// Appends `f` in compact form; non-finite values become `null`.
 #[inline]
 pub(crate) fn write_compact(out: &mut Vec<u8>, f: f64) {
@@ -20,7 +25,12 @@ pub(crate) fn write_compact(out: &mut Vec<u8>, f: f64) {
 /// Appends `f` exactly as Python's `repr(f)` / `json.dumps` would.
 pub(crate) fn write_python(out: &mut Vec<u8>, f: f64) {
     if f.is_nan() {
-        out.extend_from_slice(b"NaN");
+        let text: &[u8] = if f.to_bits() == NULL.to_bits() {
+            b"null"
+        } else {
+            b"NaN"
+        };
+        out.extend_from_slice(text);
         return;
     }
     if f.is_infinite() {

@@ -31,7 +31,7 @@
 
 mod decode;
 mod fast;
-mod float;
+pub(crate) mod float;
 mod parse;
 mod write;
 
