@@ -649,7 +649,8 @@ pub struct Event {
     /// type's own fields, in their original order.
     pub extra: Map,
     /// Bit `i` set: envelope key `ENVELOPE[i]` was absent in the log line
-    /// this event came from, so it is not written back either.
+    /// this event came from, so it is not written back either, unless the
+    /// field has been given a value since (see `has_envelope_key`).
     pub(crate) absent: u8,
 }
 
@@ -736,10 +737,32 @@ impl Event {
         Some(name)
     }
 
+    /// The timestamp an event read from a line without one holds.
+    pub(crate) fn absent_timestamp() -> Timestamp {
+        Timestamp::from_unix_micros(0)
+    }
+
     /// Whether envelope key `i` (index into `ENVELOPE`) is written.
     #[inline]
     pub(crate) fn has_envelope_key(&self, i: usize) -> bool {
-        self.absent & (1 << i) == 0
+        self.absent & (1 << i) == 0 || self.set_since_read(i)
+    }
+
+    /// Whether envelope field `i`, absent from the line this event was
+    /// read from, holds something other than what its absence reads as:
+    /// the fields are public, so a value given since (by a builder, an
+    /// assignment, an emitter's session) is found by looking, not by a
+    /// bit every setter would have to clear.
+    #[cold]
+    fn set_since_read(&self, i: usize) -> bool {
+        match i {
+            0 => self.timestamp != Event::absent_timestamp(),
+            1 => self.agent_id.is_some(),
+            2 => self.turn_id.is_some(),
+            3 => self.session_id.is_some(),
+            4 => self.severity != self.kind.default_severity(),
+            _ => !self.metadata.is_empty(),
+        }
     }
 }
 

@@ -148,6 +148,40 @@ fn a_null_float_field_stays_null() {
     }
 }
 
+/// An envelope key a log line lacked is not written back, until the
+/// field is given a value: by a builder, by assigning the public field, or
+/// by an emitter stamping its session.
+#[test]
+fn envelope_fields_set_after_reading_are_written() {
+    let read = || json::parse_line(br#"{"event_type": "base"}"#).unwrap();
+    assert_eq!(
+        json::to_line(&read(), Format::Compact),
+        "{\"event_type\":\"base\"}\n"
+    );
+    let ts = Timestamp::parse("2026-01-01T00:00:00+00:00");
+    let built = read()
+        .at(ts)
+        .agent("a")
+        .turn("t")
+        .with_severity(Severity::Error)
+        .meta("k", 1i64);
+    let mut assigned = read();
+    assigned.session_id = Some("s".into());
+    let want = "{\"event_type\": \"base\", \"timestamp\": \"2026-01-01T00:00:00+00:00\", \
+                \"agent_id\": \"a\", \"turn_id\": \"t\", \"severity\": \"error\", \"metadata\": {\"k\": 1}}\n";
+    assert_eq!(json::to_line(&built, Format::Python), want);
+    assert_eq!(
+        json::to_line(&assigned, Format::Compact),
+        "{\"event_type\":\"base\",\"session_id\":\"s\"}\n"
+    );
+
+    let memory = std::sync::Arc::new(agent_audit::MemoryCollector::new());
+    let emitter = agent_audit::Emitter::with_collector(memory.clone()).with_session("sess-42");
+    emitter.emit(read());
+    let stamped = memory.snapshot().get(0).unwrap().clone();
+    assert!(json::to_line(&stamped, Format::Compact).contains("\"session_id\":\"sess-42\""));
+}
+
 #[test]
 fn special_characters_survive() {
     let nasty = "quote \" backslash \\ slash / nl \n cr \r tab \t bs \u{8} ff \u{c} nul \0 \

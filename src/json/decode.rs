@@ -90,7 +90,7 @@ impl Builder {
         Builder {
             ev: Event {
                 absent: (1 << ENVELOPE.len()) - 1,
-                ..Event::stamped(Kind::with_defaults(tag), Timestamp::from_unix_micros(0))
+                ..Event::stamped(Kind::with_defaults(tag), Event::absent_timestamp())
             },
         }
     }
