@@ -54,25 +54,55 @@ pub(crate) fn preview_str(text: &str) -> &str {
 }
 
 /// A fresh 12-character lowercase hex id: distinct from every other this
-/// process makes (up to 2^48 of them), and unpredictable across processes.
+/// process makes (up to 2^48 of them), and unpredictable across processes,
+/// a forked child included.
 pub fn generate_turn_id() -> SmolStr {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static KEYS: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
+    let keys = *KEYS.get_or_init(|| {
+        // A child forked from now on changes its keys (below).
+        // SAFETY: the handler only reads the pid and stores an atomic,
+        // both async-signal-safe, as a handler run after `fork` must be.
+        unsafe { libc::pthread_atfork(None, None, Some(rekey_after_fork)) };
+        // The pid too: a child forked before this, whose copy of the
+        // thread's hasher keys is its parent's, still gets keys of its own.
+        let pid = u64::from(std::process::id());
         let key = |i: u64| {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u64(i);
+            h.write_u64(pid);
             h.finish()
         };
         [key(0), key(1)]
     });
-    let bits = permute48(COUNTER.fetch_add(1, Ordering::Relaxed), *keys);
+    let keys = match FORKED.load(Ordering::Relaxed) {
+        0 => keys,
+        pid => [keys[0] ^ mix64(pid), keys[1] ^ mix64(!pid)],
+    };
+    let bits = permute48(COUNTER.fetch_add(1, Ordering::Relaxed), keys);
     let mut out = [0u8; 12];
     for (i, b) in out.iter_mut().enumerate() {
         *b = b"0123456789abcdef"[(bits >> (44 - 4 * i) & 0xf) as usize];
     }
     // Hex digits are ASCII.
     SmolStr::new(std::str::from_utf8(&out).unwrap_or("000000000000"))
+}
+
+/// Nonzero in a process forked after the turn-id keys were made: its pid,
+/// mixed into the keys it inherited so that its ids are not its parent's.
+static FORKED: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn rekey_after_fork() {
+    // SAFETY: `getpid` has no preconditions and is async-signal-safe.
+    let pid = unsafe { libc::getpid() };
+    FORKED.store(pid as u64, Ordering::Relaxed);
+}
+
+/// A 64-bit mixer (SplitMix64's finaliser).
+fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// A keyed bijection of 48-bit numbers: every step (adding or xoring a

@@ -125,3 +125,46 @@ fn emitters_on_many_threads_lose_nothing() {
         }
     }
 }
+
+/// A process forked after making turn ids (a pre-fork server, a runner
+/// that forks per agent) makes other ids than its parent from then on.
+#[test]
+fn turn_ids_differ_between_a_process_and_its_forked_child() {
+    use agent_audit::emitter::generate_turn_id;
+    generate_turn_id(); // the keys exist before the fork
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child only makes ids (no lock, no allocation: the keys
+    // are set and a 12-byte id is stored inline), writes them and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let mut ids = [0u8; 36];
+        for chunk in ids.chunks_mut(12) {
+            chunk.copy_from_slice(generate_turn_id().as_bytes());
+        }
+        // SAFETY: `ids` is valid for its length; `_exit` skips the
+        // parent's atexit work.
+        unsafe {
+            libc::write(fds[1], ids.as_ptr().cast(), ids.len());
+            libc::_exit(0);
+        }
+    }
+    let parent: Vec<String> = (0..3).map(|_| generate_turn_id().to_string()).collect();
+    let mut child = [0u8; 36];
+    // SAFETY: `child` is valid for its length; `pid` is our child.
+    unsafe {
+        assert_eq!(libc::read(fds[0], child.as_mut_ptr().cast(), 36), 36);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    let child: Vec<String> = child
+        .chunks(12)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    for id in &child {
+        assert!(!parent.contains(id), "{parent:?} {child:?}");
+    }
+}
