@@ -285,16 +285,31 @@ fn stats_max_is_exact_and_names_are_printable() {
     );
 }
 
+/// Sums beyond 64 bits are exact; durations of any size keep their
+/// percentiles (within the histogram's 0.1%); events without an agent id
+/// are counted apart from any agent's, whatever its name.
 #[test]
-fn stats_sums_saturate() {
-    let line = b"{\"event_type\":\"turn_end\",\"function_calls_count\":9223372036854775807}\n";
-    let out = run_stdin(&["stats", "--json", "-"], &line.repeat(3));
+fn stats_figures_hold_at_the_extremes() {
+    let calls = "{\"event_type\":\"turn_end\",\"function_calls_count\":9223372036854775807}\n";
+    let mut log = calls.repeat(3);
+    for ms in ["2e9", "3e9", "4e9"] {
+        log += &format!(
+            "{{\"event_type\":\"tool_call_complete\",\"tool_name\":\"t\",\"agent_id\":\"-\",\"duration_ms\":{ms}}}\n"
+        );
+    }
+    let out = run_stdin(&["stats", "--json", "-"], log.as_bytes());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
     assert!(
-        text(&out.stdout).contains("\"function_calls\":18446744073709551615"),
-        "{}",
-        text(&out.stdout)
+        shown.contains("\"function_calls\":27670116110564327421,"),
+        "{shown}"
     );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["turns"]["function_calls_max"], i64::MAX);
+    let p50 = json["tools"]["t"]["duration_ms"]["p50"].as_f64().unwrap();
+    assert!((p50 / 3e9 - 1.0).abs() < 1e-3, "{p50}");
+    assert_eq!(json["by_agent"], serde_json::json!({"-": 3}));
+    assert_eq!(json["without_agent"], 3);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use agent_audit::json::{self, Format};
 use agent_audit::reader::{LineErrorKind, Reader};
-use agent_audit::{Kind, Map, Value};
+use agent_audit::{Kind, Map, Number, Value};
 use hdrhistogram::Histogram;
 
 use crate::{open_input, printable, CmdResult, Failure, Outcome, PathArg};
@@ -29,7 +29,8 @@ struct Tool {
     completes: u64,
     failures: u64,
     denied: u64,
-    /// Durations in microseconds (to three significant digits).
+    /// Durations in microseconds (to three significant digits; the range
+    /// grows with the longest).
     durations: Histogram<u64>,
     /// The longest duration, exactly, in milliseconds.
     max_ms: Option<f64>,
@@ -43,7 +44,7 @@ impl Tool {
             completes: 0,
             failures: 0,
             denied: 0,
-            durations: Histogram::new_with_bounds(1, 1_000_000_000_000, 3).expect("valid bounds"),
+            durations: Histogram::new(3).expect("valid precision"),
             max_ms: None,
         }
     }
@@ -71,6 +72,8 @@ struct Summary {
     by_type: BTreeMap<String, u64>,
     by_severity: BTreeMap<String, u64>,
     by_agent: BTreeMap<String, u64>,
+    /// Events whose `agent_id` is null: apart, as any text can be an id.
+    without_agent: u64,
     tools: BTreeMap<String, Tool>,
     policy_decisions: u64,
     policy_denied: u64,
@@ -78,8 +81,10 @@ struct Summary {
     loop_blocks: u64,
     turns_started: u64,
     turns_ended: u64,
-    function_calls: u64,
-    function_calls_max: i64,
+    /// Exact: a sum of `i64`s cannot overflow this before the event
+    /// count does.
+    function_calls: i128,
+    function_calls_max: Option<i64>,
 }
 
 impl Summary {
@@ -90,8 +95,10 @@ impl Summary {
             .by_severity
             .entry(ev.severity.as_str().to_string())
             .or_default() += 1;
-        let agent = ev.agent_id.as_deref().unwrap_or("-");
-        *self.by_agent.entry(agent.to_string()).or_default() += 1;
+        match ev.agent_id.as_deref() {
+            Some(agent) => *self.by_agent.entry(agent.to_string()).or_default() += 1,
+            None => self.without_agent += 1,
+        }
         if let Some(name) = ev.tool_name() {
             let tool = self.tools.entry(name.to_string()).or_insert_with(Tool::new);
             tool.events += 1;
@@ -101,8 +108,12 @@ impl Summary {
                     tool.completes += 1;
                     let ms = c.duration_ms.as_f64();
                     if ms.is_finite() && ms >= 0.0 {
-                        tool.durations
-                            .saturating_record((ms * 1000.0).round() as u64);
+                        // Grows the histogram's range as needed; only beyond
+                        // u64 microseconds (the cast saturates) is it capped.
+                        let us = (ms * 1000.0).round() as u64;
+                        if tool.durations.record(us).is_err() {
+                            tool.durations.saturating_record(us);
+                        }
                         tool.max_ms = Some(tool.max_ms.map_or(ms, |m| m.max(ms)));
                     }
                 }
@@ -121,10 +132,9 @@ impl Summary {
             Kind::TurnStart(_) => self.turns_started += 1,
             Kind::TurnEnd(t) => {
                 self.turns_ended += 1;
-                self.function_calls = self
-                    .function_calls
-                    .saturating_add(t.function_calls_count.max(0) as u64);
-                self.function_calls_max = self.function_calls_max.max(t.function_calls_count);
+                let n = t.function_calls_count;
+                self.function_calls += i128::from(n);
+                self.function_calls_max = Some(self.function_calls_max.map_or(n, |m| m.max(n)));
             }
             _ => {}
         }
@@ -182,6 +192,11 @@ fn counts(m: &BTreeMap<String, u64>) -> Value {
     )
 }
 
+/// An integer of any size as a JSON number.
+fn exact(n: i128) -> Value {
+    Value::Number(Number::from_integer_text(&n.to_string()).expect("decimal digits"))
+}
+
 fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
 }
@@ -219,6 +234,7 @@ fn to_json(s: &Summary) -> Map {
         ("by_type", counts(&s.by_type)),
         ("by_severity", counts(&s.by_severity)),
         ("by_agent", counts(&s.by_agent)),
+        ("without_agent", s.without_agent.into()),
         ("tools", Value::Object(tools)),
         (
             "policy",
@@ -239,7 +255,7 @@ fn to_json(s: &Summary) -> Map {
             obj([
                 ("started", s.turns_started.into()),
                 ("ended", s.turns_ended.into()),
-                ("function_calls", s.function_calls.into()),
+                ("function_calls", exact(s.function_calls)),
                 ("function_calls_per_turn", s.calls_per_turn().into()),
                 ("function_calls_max", s.function_calls_max.into()),
             ]),
@@ -280,6 +296,9 @@ fn print_tables(out: &mut impl Write, name: &str, s: &Summary) -> io::Result<()>
     table(out, "by type", &s.by_type)?;
     table(out, "by severity", &s.by_severity)?;
     table(out, "by agent", &s.by_agent)?;
+    if s.without_agent > 0 {
+        writeln!(out, "  without an agent id: {}", s.without_agent)?;
+    }
     if !s.tools.is_empty() {
         let w = s
             .tools
@@ -336,6 +355,7 @@ fn print_tables(out: &mut impl Write, name: &str, s: &Summary) -> io::Result<()>
         s.function_calls,
         s.calls_per_turn(),
         s.function_calls_max
+            .map_or_else(|| "-".into(), |m| m.to_string())
     )?;
     Ok(())
 }
