@@ -656,7 +656,7 @@ impl Follow {
     /// The longest line to return (default [`DEFAULT_MAX_LINE`]); longer
     /// ones are skipped and reported as [`LineErrorKind::TooLong`].
     pub fn max_line(mut self, bytes: usize) -> Self {
-        self.max_line = bytes;
+        self.max_line = bytes.max(1);
         self
     }
 

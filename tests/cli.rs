@@ -312,6 +312,42 @@ fn stats_figures_hold_at_the_extremes() {
     assert_eq!(json["without_agent"], 3);
 }
 
+/// `--max-line` sets the longest line the reading commands accept, below
+/// the default (reported and skipped) or above it (a longer valid line is
+/// read whole).
+#[test]
+fn max_line_bounds_the_lines_read_either_way() {
+    use agent_audit::event::{Base, TurnStart};
+    use agent_audit::{json, Event, Format};
+    let base = json::to_line(&Event::new(Base {}), Format::Compact);
+    let prompt = "x".repeat(agent_audit::reader::DEFAULT_MAX_LINE);
+    let long = json::to_line(
+        &Event::new(TurnStart {
+            prompt_preview: prompt.into(),
+        }),
+        Format::Compact,
+    );
+    let log = format!("{base}{long}{base}");
+    // verify reports on stdout, the others on stderr.
+    let said = |out: &Output| text(&out.stderr) + &text(&out.stdout);
+    for cmd in ["convert", "verify", "stats"] {
+        let out = run_stdin(&[cmd, "-"], log.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert!(
+            said(&out).contains("line 2: longer than 16777216 bytes"),
+            "{cmd}"
+        );
+        let limit = (long.len() + 1).to_string();
+        let out = run_stdin(&[cmd, "--max-line", &limit, "-"], log.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", text(&out.stderr));
+        let out = run_stdin(&[cmd, "--max-line", "20", "-"], base.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert!(said(&out).contains("line 1: longer than 20 bytes"), "{cmd}");
+    }
+    let out = run_stdin(&["convert", "--max-line", "99999999", "-"], log.as_bytes());
+    assert!(out.stdout == log.as_bytes(), "the long line is kept whole");
+}
+
 #[test]
 fn stats_counts_what_the_fixture_holds() {
     let out = run(&["stats", FIXTURE, "--json"]);

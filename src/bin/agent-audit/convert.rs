@@ -19,6 +19,8 @@ pub struct Args {
     /// Write here instead of stdout (created or truncated; never the input).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: Option<PathArg>,
+    #[command(flatten)]
+    max_line: crate::MaxLine,
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -40,7 +42,7 @@ pub fn run(args: Args) -> CmdResult {
     let format = args.format.into();
     let mut buf = Vec::with_capacity(64 << 10);
     let mut bad = 0u64;
-    for item in Reader::new(input) {
+    for item in Reader::new(input).max_line(args.max_line.bytes) {
         match item {
             Ok(rec) => {
                 json::write_event(&mut buf, &rec.event, format);

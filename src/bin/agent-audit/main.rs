@@ -70,6 +70,15 @@ enum Command {
     Tail(tail::Args),
 }
 
+/// The longest line the commands that read logs accept.
+#[derive(clap::Args, Clone, Copy)]
+pub struct MaxLine {
+    /// Lines longer than this many bytes are reported and skipped; what a
+    /// command holds in memory is bounded by it.
+    #[arg(long = "max-line", value_name = "BYTES", default_value_t = agent_audit::reader::DEFAULT_MAX_LINE)]
+    pub bytes: usize,
+}
+
 /// Why a command stopped early.
 pub enum Failure {
     /// Printed as `agent-audit: MESSAGE`; exit status 1.

@@ -36,6 +36,8 @@ pub struct Args {
     /// Only events about this tool.
     #[arg(long)]
     tool: Option<String>,
+    #[command(flatten)]
+    max_line: crate::MaxLine,
 }
 
 impl Args {
@@ -215,7 +217,7 @@ pub fn run(args: Args) -> CmdResult {
 
     // The last N matching lines of what is there now; with --follow, stop
     // at the last whole line so following resumes exactly there.
-    let mut lines = Lines::new(input);
+    let mut lines = Lines::new(input).max_line(args.max_line.bytes);
     let mut last: VecDeque<(Vec<u8>, Event)> = VecDeque::with_capacity(args.lines.min(4096));
     let mut resume = (len, 0u64);
     // A line too long, held back in case it is the unfinished last one,
@@ -306,7 +308,9 @@ pub fn run(args: Args) -> CmdResult {
         offset: resume.0,
         line: resume.1,
     };
-    let mut follow = Follow::with_file(path, rest, start).map_err(open_err)?;
+    let mut follow = Follow::with_file(path, rest, start)
+        .map_err(open_err)?
+        .max_line(args.max_line.bytes);
     while let Some(item) = follow.next() {
         match item {
             Ok(rec) if args.matches(&rec.event) => {

@@ -19,10 +19,12 @@ use crate::{open_input, CmdResult, Failure, Outcome, PathArg};
 pub struct Args {
     /// The log to check (`-` for stdin).
     file: PathArg,
+    #[command(flatten)]
+    max_line: crate::MaxLine,
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let mut lines = Lines::new(open_input(&args.file)?);
+    let mut lines = Lines::new(open_input(&args.file)?).max_line(args.max_line.bytes);
     let mut out = io::BufWriter::new(crate::stdout());
     let mut parser = LineParser::new();
     let (mut valid, mut invalid, mut unknown, mut torn, mut last) = (0u64, 0u64, 0u64, 0u64, 0u64);
