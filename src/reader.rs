@@ -572,15 +572,32 @@ enum Ready {
 /// stays bounded whatever the file's size.
 const FOLLOW_READ: usize = 1 << 20;
 
-/// Opens a file that may turn out not to be a log: without blocking, as
-/// opening a FIFO with no writer would. (No effect on a regular file's
-/// reads.)
+/// Opens a file that may turn out not to be a log, only if it is a regular
+/// file: opening a FIFO would block with no writer, or, with a writer
+/// waiting, let it write into a pipe nobody reads. Non-blocking, for a
+/// FIFO put there between the look and the open (no effect on a regular
+/// file's reads); the caller checks the opened file's type again.
 fn open_probe(path: &std::path::Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
+}
+
+/// How many of `line`'s first bytes are a byte-order mark or the start of
+/// one: not counted in the first line's length, as `Lines` does not.
+fn bom_len(line: &[u8]) -> usize {
+    line.iter()
+        .zip(b"\xEF\xBB\xBF")
+        .take_while(|(a, b)| a == b)
+        .count()
 }
 
 fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
@@ -667,8 +684,11 @@ impl Follow {
         use std::io::Seek;
         use std::os::unix::fs::FileExt;
         self.resync = false;
-        // Looking back `max_line + 1` bytes is enough to tell.
-        let limit = self.offset.saturating_sub(self.max_line as u64 + 1);
+        // Looking back `max_line + 1` bytes is enough to tell, plus three
+        // for a byte-order mark the first line does not count.
+        let limit = self
+            .offset
+            .saturating_sub((self.max_line as u64).saturating_add(4));
         let mut chunk = [0u8; 8 << 10];
         let mut end = self.offset;
         let start = loop {
@@ -727,17 +747,19 @@ impl Follow {
             let mut data = &chunk[..n];
             while let Some(nl) = memchr::memchr(b'\n', data) {
                 self.line += 1;
-                if self.skipping {
-                    self.skipping = false;
-                    self.ready.push_back((self.line, Ready::TooLong));
-                } else {
-                    let mut l = std::mem::take(&mut self.pending);
+                let mut l = std::mem::take(&mut self.pending);
+                if !self.skipping {
                     l.extend_from_slice(&data[..nl]);
                     // A byte-order mark opening a file is not part of its
                     // first line, as for `Lines` (however the reads split it).
                     if self.first_line && l.starts_with(b"\xEF\xBB\xBF") {
                         l.drain(..3);
                     }
+                }
+                if self.skipping || l.len() > self.max_line {
+                    self.skipping = false;
+                    self.ready.push_back((self.line, Ready::TooLong));
+                } else {
                     self.ready.push_back((self.line, Ready::Whole(l)));
                 }
                 self.first_line = false;
@@ -745,7 +767,13 @@ impl Follow {
             }
             if !self.skipping {
                 self.pending.extend_from_slice(data);
-                if self.pending.len() > self.max_line {
+                let mark = if self.first_line {
+                    bom_len(&self.pending)
+                } else {
+                    0
+                };
+                // Early, to bound memory; the check above is the exact one.
+                if self.pending.len() - mark > self.max_line {
                     self.pending = Vec::new();
                     self.skipping = true;
                 }
@@ -780,10 +808,12 @@ impl Follow {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                    io::ErrorKind::NotFound
+                        | io::ErrorKind::PermissionDenied
+                        | io::ErrorKind::InvalidInput
                 ) =>
             {
-                return Ok(false)
+                return Ok(false); // or not a regular file: wait
             }
             Err(e) => return Err(e),
         };

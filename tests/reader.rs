@@ -602,10 +602,32 @@ fn follow_is_not_blocked_by_a_fifo_at_the_path_or_a_sibling() {
     };
     assert_eq!(next(), agent_audit::Value::from(0i64));
 
-    // Rotated away, with a FIFO at the path for a while.
+    // Rotated away, with a FIFO at the path for a while, and a writer
+    // waiting to open it: not let through into a pipe nobody reads.
     std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
     mkfifo(&path);
+    let fifo_writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+            f.write_all(b"lost?\n")
+        })
+    };
     std::thread::sleep(Duration::from_millis(50));
+    // Read only after polls that found the FIFO at the path.
+    let mut moved = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("audit.jsonl.1"))
+        .unwrap();
+    std::io::Write::write_all(&mut moved, line(10).as_bytes()).unwrap();
+    assert_eq!(next(), agent_audit::Value::from(10i64));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!fifo_writer.is_finished(), "the FIFO was opened");
+    // Let the writer go: open the read end ourselves.
+    let reader = std::fs::File::open(&path).unwrap();
+    fifo_writer.join().unwrap().unwrap();
+    drop(reader);
     std::fs::remove_file(&path).unwrap();
     std::fs::write(&path, line(1)).unwrap();
     assert_eq!(next(), agent_audit::Value::from(1i64));
@@ -617,4 +639,53 @@ fn follow_is_not_blocked_by_a_fifo_at_the_path_or_a_sibling() {
     std::fs::write(&path, line(2)).unwrap();
     assert_eq!(next(), agent_audit::Value::from(2i64));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `max_line` holds for every line, however the reads split it, and a
+/// byte-order mark opening the file is not counted; a limit of
+/// `usize::MAX` is no limit, from any start.
+#[test]
+fn follow_max_line_holds_for_every_line() {
+    use agent_audit::reader::{Follow, Start};
+
+    let path = std::env::temp_dir().join(format!("agent-audit-follow-max-{}", std::process::id()));
+    let line = |t: &str| format!("{{\"event_type\": \"{t}\"}}\n");
+    let long = format!(
+        "{{\"event_type\": \"base\", \"metadata\": {{\"x\": \"{}\"}}}}\n",
+        "x".repeat(100)
+    );
+    std::fs::write(
+        &path,
+        "\u{feff}".to_string() + &line("error") + &long + &line("base"),
+    )
+    .unwrap();
+    let read = |follow: Follow, n: usize| -> Vec<String> {
+        follow
+            .take(n)
+            .map(|r| match r {
+                Ok(r) => format!("{} {}", r.line, r.event.event_type()),
+                Err(e) => e.to_string(),
+            })
+            .collect()
+    };
+    // The first line is exactly the limit once its mark is left out.
+    let limit = line("error").len() - 1;
+    let follow = Follow::open(&path, Start::Beginning)
+        .unwrap()
+        .max_line(limit);
+    assert_eq!(
+        read(follow, 3),
+        [
+            "1 error".to_string(),
+            format!("line 2: longer than {limit} bytes, skipped"),
+            "3 base".to_string()
+        ]
+    );
+    let start = Start::At {
+        offset: (3 + line("error").len()) as u64,
+        line: 1,
+    };
+    let follow = Follow::open(&path, start).unwrap().max_line(usize::MAX);
+    assert_eq!(read(follow, 2), ["2 base", "3 base"]);
+    std::fs::remove_file(&path).unwrap();
 }
