@@ -683,29 +683,36 @@ fn tail_follow_reports_an_unfinished_overlong_line_once() {
     let path = dir.join("live.jsonl");
     let base = "{\"event_type\": \"base\"}\n";
     let long = "x".repeat(agent_audit::reader::DEFAULT_MAX_LINE + 10);
-    std::fs::write(&path, format!("{base}{long}")).unwrap();
-    let mut child = bin()
-        .args(["tail", "-f", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rx = lines_of(child.stderr.take().unwrap());
-    // Appended once tail has read the file (it polls every 200 ms).
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    append(&path, format!("xx\n{base}garbage\n").as_bytes());
-    let mut got = Vec::new();
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
-        got.push(text(&line));
-        if got.len() == 2 {
-            break;
+    // Unfinished when tail starts; or finished, then an unfinished blank
+    // start of the next line.
+    for (before, appended) in [
+        (format!("{base}{long}"), format!("xx\n{base}garbage\n")),
+        (format!("{base}{long}\n   "), format!("{base}garbage\n")),
+    ] {
+        std::fs::write(&path, before).unwrap();
+        let mut child = bin()
+            .args(["tail", "-f", path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let rx = lines_of(child.stderr.take().unwrap());
+        // Appended once tail has read the file (it polls every 200 ms).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        append(&path, appended.as_bytes());
+        let mut got = Vec::new();
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            got.push(text(&line));
+            if got.len() == 2 {
+                break;
+            }
         }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].starts_with("line 2: longer than"), "{got:?}");
+        assert!(got[1].starts_with("line 4: "), "{got:?}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_eq!(got.len(), 2, "{got:?}");
-    assert!(got[0].starts_with("line 2: longer than"), "{got:?}");
-    assert!(got[1].starts_with("line 4: "), "{got:?}");
 }
 
 /// Appends `bytes` to the file at `path`.

@@ -283,7 +283,11 @@ pub fn run(args: Args) -> CmdResult {
         resume.1 = lines.line();
     }
     if let Some(e) = too_long {
-        if rest.as_ref().is_some_and(|f| ends_inside_a_line(f, len)) {
+        let max = args.max_line.bytes;
+        if rest
+            .as_ref()
+            .is_some_and(|f| unfinished_line_longer_than(f, len, max))
+        {
             // Following starts inside it and reports it when it ends.
             resume = (len, e.line - 1);
         } else {
@@ -331,11 +335,34 @@ pub fn run(args: Args) -> CmdResult {
     Ok(Outcome::Ok)
 }
 
-/// Whether the first `len` bytes of `file` end without a newline.
-fn ends_inside_a_line(file: &File, len: u64) -> bool {
+/// Whether the first `len` bytes of `file` end inside a line longer than
+/// `max` bytes (a byte-order mark opening the file not counted, as the
+/// readers do not count it): the one a reader reports as too long at the
+/// end, which following will report once it ends. A read error says no.
+fn unfinished_line_longer_than(file: &File, len: u64, max: usize) -> bool {
     use std::os::unix::fs::FileExt;
-    let mut last = [0u8];
-    len > 0 && file.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n'
+    // Far enough back to tell, with room for the mark.
+    let limit = len.saturating_sub((max as u64).saturating_add(4));
+    let mut chunk = [0u8; 8 << 10];
+    let mut end = len;
+    while end > limit {
+        let from = end.saturating_sub(chunk.len() as u64).max(limit);
+        let buf = &mut chunk[..(end - from) as usize];
+        if file.read_exact_at(buf, from).is_err() {
+            return false;
+        }
+        if let Some(nl) = memchr::memrchr(b'\n', buf) {
+            return len - (from + nl as u64 + 1) > max as u64;
+        }
+        end = from;
+    }
+    if limit > 0 {
+        return true;
+    }
+    // The whole file is one unfinished line.
+    let mut mark = [0u8; 3];
+    let bom = len >= 3 && file.read_exact_at(&mut mark, 0).is_ok() && mark == *b"\xEF\xBB\xBF";
+    len - if bom { 3 } else { 0 } > max as u64
 }
 
 #[cfg(test)]
