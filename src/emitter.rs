@@ -21,7 +21,7 @@
 //! `agent` and `turn` ids last.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use smol_str::SmolStr;
@@ -60,24 +60,32 @@ pub fn generate_turn_id() -> SmolStr {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static KEYS: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
     let keys = *KEYS.get_or_init(|| {
-        // A child forked from now on changes its keys (below).
-        // SAFETY: the handler only reads the pid and stores an atomic,
-        // both async-signal-safe, as a handler run after `fork` must be.
+        // A child forked from now on makes keys of its own (below).
+        // SAFETY: the handler makes only system calls that are
+        // async-signal-safe and stores atomics, as one run after `fork`
+        // must.
         unsafe { libc::pthread_atfork(None, None, Some(rekey_after_fork)) };
-        // The pid too: a child forked before this, whose copy of the
-        // thread's hasher keys is its parent's, still gets keys of its own.
-        let pid = u64::from(std::process::id());
-        let key = |i: u64| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(i);
-            h.write_u64(pid);
-            h.finish()
-        };
-        [key(0), key(1)]
+        // From the OS, not from std's hasher keys: a child forked before
+        // this point has its parent's copy of those.
+        os_random_keys().unwrap_or_else(|| {
+            let pid = u64::from(std::process::id());
+            let key = |i: u64| {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u64(i);
+                h.write_u64(pid);
+                h.write_u128(clock_nanos());
+                h.finish()
+            };
+            [key(0), key(1)]
+        })
     });
-    let keys = match FORKED.load(Ordering::Relaxed) {
-        0 => keys,
-        pid => [keys[0] ^ mix64(pid), keys[1] ^ mix64(!pid)],
+    let keys = if FORKED.load(Ordering::Relaxed) {
+        [
+            FORK_KEYS[0].load(Ordering::Relaxed),
+            FORK_KEYS[1].load(Ordering::Relaxed),
+        ]
+    } else {
+        keys
     };
     let bits = permute48(COUNTER.fetch_add(1, Ordering::Relaxed), keys);
     let mut out = [0u8; 12];
@@ -88,14 +96,53 @@ pub fn generate_turn_id() -> SmolStr {
     SmolStr::new(std::str::from_utf8(&out).unwrap_or("000000000000"))
 }
 
-/// Nonzero in a process forked after the turn-id keys were made: its pid,
-/// mixed into the keys it inherited so that its ids are not its parent's.
-static FORKED: AtomicU64 = AtomicU64::new(0);
+/// Set in a process forked after the turn-id keys were made, which then
+/// uses `FORK_KEYS`, its own, rather than the ones it inherited (with the
+/// counter, they would repeat its parent's ids). Only the forked process's
+/// one thread writes them, before `fork` returns in it.
+static FORKED: AtomicBool = AtomicBool::new(false);
+static FORK_KEYS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 extern "C" fn rekey_after_fork() {
-    // SAFETY: `getpid` has no preconditions and is async-signal-safe.
-    let pid = unsafe { libc::getpid() };
-    FORKED.store(pid as u64, Ordering::Relaxed);
+    // Entropy from the OS; failing that, this process's pid and the time,
+    // which differ from the parent's and from a sibling's.
+    let keys = os_random_keys().unwrap_or_else(|| {
+        // SAFETY: `getpid` has no preconditions.
+        let pid = unsafe { libc::getpid() } as u64;
+        let t = clock_nanos();
+        [mix64(pid ^ t as u64), mix64((t >> 64) as u64 ^ !pid)]
+    });
+    FORK_KEYS[0].store(keys[0], Ordering::Relaxed);
+    FORK_KEYS[1].store(keys[1], Ordering::Relaxed);
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// Two keys from `getrandom(2)`, called directly: async-signal-safe, and
+/// not blocking (`None` before the kernel's pool is ready, or without the
+/// call).
+fn os_random_keys() -> Option<[u64; 2]> {
+    let mut keys = [0u64; 2];
+    // SAFETY: `keys` is valid for writes of the 16 bytes asked for.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            keys.as_mut_ptr(),
+            std::mem::size_of_val(&keys),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    (n == 16).then_some(keys)
+}
+
+/// `CLOCK_REALTIME` in nanoseconds, by `clock_gettime` (async-signal-safe).
+fn clock_nanos() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid for writes; the clock id is valid.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec as u128) * 1_000_000_000 + ts.tv_nsec as u128
 }
 
 /// A 64-bit mixer (SplitMix64's finaliser).

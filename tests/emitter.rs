@@ -127,44 +127,60 @@ fn emitters_on_many_threads_lose_nothing() {
 }
 
 /// A process forked after making turn ids (a pre-fork server, a runner
-/// that forks per agent) makes other ids than its parent from then on.
+/// that forks per agent) makes other ids than its parent from then on,
+/// and than any other child, even one with the same pid (each of two PID
+/// namespaces has a pid 1; a pid is reused).
 #[test]
-fn turn_ids_differ_between_a_process_and_its_forked_child() {
+fn turn_ids_differ_between_a_process_and_its_forked_children() {
     use agent_audit::emitter::generate_turn_id;
-    generate_turn_id(); // the keys exist before the fork
+    generate_turn_id(); // the keys exist before the forks
     let mut fds = [0i32; 2];
     // SAFETY: `fds` has room for the two descriptors.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: the child only makes ids (no lock, no allocation: the keys
-    // are set and a 12-byte id is stored inline), writes them and exits.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0);
-    if pid == 0 {
+    let mut children = Vec::new();
+    for in_new_pid_namespace in [false, true, true] {
+        // SAFETY: the child only makes ids (no lock, no allocation: the
+        // keys are set and a 12-byte id is stored inline), forks, writes
+        // them and exits, all async-signal-safe or ours.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: as above; `unshare` may fail (no privilege), and the
+            // grandchild then just has a pid of its own.
+            unsafe {
+                if in_new_pid_namespace && libc::unshare(libc::CLONE_NEWPID) == 0 {
+                    let grandchild = libc::fork();
+                    if grandchild != 0 {
+                        libc::waitpid(grandchild, std::ptr::null_mut(), 0);
+                        libc::_exit(0);
+                    }
+                }
+                let mut ids = [0u8; 36];
+                for chunk in ids.chunks_mut(12) {
+                    chunk.copy_from_slice(generate_turn_id().as_bytes());
+                }
+                libc::write(fds[1], ids.as_ptr().cast(), ids.len());
+                libc::_exit(0);
+            }
+        }
         let mut ids = [0u8; 36];
-        for chunk in ids.chunks_mut(12) {
-            chunk.copy_from_slice(generate_turn_id().as_bytes());
-        }
-        // SAFETY: `ids` is valid for its length; `_exit` skips the
-        // parent's atexit work.
+        // SAFETY: `ids` is valid for its length; `pid` is our child.
         unsafe {
-            libc::write(fds[1], ids.as_ptr().cast(), ids.len());
-            libc::_exit(0);
+            assert_eq!(libc::read(fds[0], ids.as_mut_ptr().cast(), 36), 36);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
         }
+        children.extend(
+            ids.chunks(12)
+                .map(|c| String::from_utf8(c.to_vec()).unwrap()),
+        );
     }
-    let parent: Vec<String> = (0..3).map(|_| generate_turn_id().to_string()).collect();
-    let mut child = [0u8; 36];
-    // SAFETY: `child` is valid for its length; `pid` is our child.
+    // SAFETY: both descriptors are ours and open.
     unsafe {
-        assert_eq!(libc::read(fds[0], child.as_mut_ptr().cast(), 36), 36);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
         libc::close(fds[0]);
         libc::close(fds[1]);
     }
-    let child: Vec<String> = child
-        .chunks(12)
-        .map(|c| String::from_utf8(c.to_vec()).unwrap())
-        .collect();
-    for id in &child {
-        assert!(!parent.contains(id), "{parent:?} {child:?}");
-    }
+    let mut all: Vec<String> = (0..3).map(|_| generate_turn_id().to_string()).collect();
+    all.extend(children);
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "{all:?}");
 }
