@@ -687,30 +687,35 @@ impl Event {
     /// Sets the agent id.
     pub fn agent(mut self, id: impl Into<SmolStr>) -> Event {
         self.agent_id = Some(id.into());
+        self.present(1);
         self
     }
 
     /// Sets the turn id.
     pub fn turn(mut self, id: impl Into<SmolStr>) -> Event {
         self.turn_id = Some(id.into());
+        self.present(2);
         self
     }
 
     /// Sets the session id.
     pub fn session(mut self, id: impl Into<SmolStr>) -> Event {
         self.session_id = Some(id.into());
+        self.present(3);
         self
     }
 
     /// Sets the severity.
     pub fn with_severity(mut self, severity: impl Into<Severity>) -> Event {
         self.severity = severity.into();
+        self.present(4);
         self
     }
 
     /// Sets the timestamp.
     pub fn at(mut self, timestamp: Timestamp) -> Event {
         self.timestamp = timestamp;
+        self.present(0);
         self
     }
 
@@ -718,6 +723,7 @@ impl Event {
     /// place).
     pub fn meta(mut self, key: impl Into<SmolStr>, value: impl Into<Value>) -> Event {
         self.metadata.insert(key.into(), value.into());
+        self.present(5);
         self
     }
 
@@ -735,6 +741,12 @@ impl Event {
             _ => return None,
         };
         Some(name)
+    }
+
+    /// Envelope key `i` is written from now on: its field was set.
+    #[inline]
+    fn present(&mut self, i: usize) {
+        self.absent &= !(1 << i);
     }
 
     /// The timestamp an event read from a line without one holds.

@@ -165,6 +165,14 @@ fn envelope_fields_set_after_reading_are_written() {
         .turn("t")
         .with_severity(Severity::Error)
         .meta("k", 1i64);
+    // Set by a builder to what its absence reads as: written all the same.
+    let defaults = read()
+        .with_severity(Severity::Info)
+        .at(Timestamp::from_unix_micros(0));
+    assert_eq!(
+        json::to_line(&defaults, Format::Compact),
+        "{\"event_type\":\"base\",\"timestamp\":\"1970-01-01T00:00:00+00:00\",\"severity\":\"info\"}\n"
+    );
     let mut assigned = read();
     assigned.session_id = Some("s".into());
     let want = "{\"event_type\": \"base\", \"timestamp\": \"2026-01-01T00:00:00+00:00\", \
