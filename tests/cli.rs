@@ -314,7 +314,7 @@ fn stats_figures_hold_at_the_extremes() {
 
 /// `--max-line` sets the longest line the reading commands accept, below
 /// the default (reported and skipped) or above it (a longer valid line is
-/// read whole).
+/// read whole); at least 1.
 #[test]
 fn max_line_bounds_the_lines_read_either_way() {
     use agent_audit::event::{Base, TurnStart};
@@ -346,6 +346,8 @@ fn max_line_bounds_the_lines_read_either_way() {
     }
     let out = run_stdin(&["convert", "--max-line", "99999999", "-"], log.as_bytes());
     assert!(out.stdout == log.as_bytes(), "the long line is kept whole");
+    let out = run_stdin(&["tail", "--max-line", "0", "-"], base.as_bytes());
+    assert_eq!(out.status.code(), Some(2), "a limit of 0 is a usage error");
 }
 
 #[test]

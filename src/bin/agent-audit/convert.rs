@@ -42,7 +42,7 @@ pub fn run(args: Args) -> CmdResult {
     let format = args.format.into();
     let mut buf = Vec::with_capacity(64 << 10);
     let mut bad = 0u64;
-    for item in Reader::new(input).max_line(args.max_line.bytes) {
+    for item in Reader::new(input).max_line(args.max_line.bytes()) {
         match item {
             Ok(rec) => {
                 json::write_event(&mut buf, &rec.event, format);

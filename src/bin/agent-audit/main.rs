@@ -75,8 +75,20 @@ enum Command {
 pub struct MaxLine {
     /// Lines longer than this many bytes are reported and skipped; what a
     /// command holds in memory is bounded by it.
-    #[arg(long = "max-line", value_name = "BYTES", default_value_t = agent_audit::reader::DEFAULT_MAX_LINE)]
-    pub bytes: usize,
+    #[arg(
+        long = "max-line",
+        value_name = "BYTES",
+        default_value_t = agent_audit::reader::DEFAULT_MAX_LINE as u64,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    bytes: u64,
+}
+
+impl MaxLine {
+    /// The limit, at least 1 (as the readers take it).
+    pub fn bytes(self) -> usize {
+        usize::try_from(self.bytes).unwrap_or(usize::MAX)
+    }
 }
 
 /// Why a command stopped early.

@@ -153,7 +153,7 @@ impl Summary {
 
 pub fn run(args: Args) -> CmdResult {
     let mut sum = Summary::default();
-    for item in Reader::new(open_input(&args.file)?).max_line(args.max_line.bytes) {
+    for item in Reader::new(open_input(&args.file)?).max_line(args.max_line.bytes()) {
         match item {
             Ok(rec) => sum.add(&rec.event),
             Err(e) => {

@@ -217,7 +217,7 @@ pub fn run(args: Args) -> CmdResult {
 
     // The last N matching lines of what is there now; with --follow, stop
     // at the last whole line so following resumes exactly there.
-    let mut lines = Lines::new(input).max_line(args.max_line.bytes);
+    let mut lines = Lines::new(input).max_line(args.max_line.bytes());
     let mut last: VecDeque<(Vec<u8>, Event)> = VecDeque::with_capacity(args.lines.min(4096));
     let mut resume = (len, 0u64);
     // A line too long, held back in case it is the unfinished last one,
@@ -283,7 +283,7 @@ pub fn run(args: Args) -> CmdResult {
         resume.1 = lines.line();
     }
     if let Some(e) = too_long {
-        let max = args.max_line.bytes;
+        let max = args.max_line.bytes();
         if rest
             .as_ref()
             .is_some_and(|f| unfinished_line_longer_than(f, len, max))
@@ -314,7 +314,7 @@ pub fn run(args: Args) -> CmdResult {
     };
     let mut follow = Follow::with_file(path, rest, start)
         .map_err(open_err)?
-        .max_line(args.max_line.bytes);
+        .max_line(args.max_line.bytes());
     while let Some(item) = follow.next() {
         match item {
             Ok(rec) if args.matches(&rec.event) => {

@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let mut lines = Lines::new(open_input(&args.file)?).max_line(args.max_line.bytes);
+    let mut lines = Lines::new(open_input(&args.file)?).max_line(args.max_line.bytes());
     let mut out = io::BufWriter::new(crate::stdout());
     let mut parser = LineParser::new();
     let (mut valid, mut invalid, mut unknown, mut torn, mut last) = (0u64, 0u64, 0u64, 0u64, 0u64);
