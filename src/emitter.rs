@@ -21,7 +21,7 @@
 //! `agent` and `turn` ids last.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use smol_str::SmolStr;
@@ -58,42 +58,77 @@ pub(crate) fn preview_str(text: &str) -> &str {
 /// a forked child included.
 pub fn generate_turn_id() -> SmolStr {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static KEYS: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
-    let keys = *KEYS.get_or_init(|| {
-        // A child forked from now on makes keys of its own (below).
-        // SAFETY: the handler makes only system calls that are
-        // async-signal-safe and stores atomics, as one run after `fork`
-        // must.
-        unsafe { libc::pthread_atfork(None, None, Some(rekey_after_fork)) };
-        // From the OS, not from std's hasher keys: a child forked before
-        // this point has its parent's copy of those.
-        os_random_keys().unwrap_or_else(|| {
-            let pid = u64::from(std::process::id());
-            let key = |i: u64| {
-                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-                h.write_u64(i);
-                h.write_u64(pid);
-                h.write_u128(clock_nanos());
-                h.finish()
-            };
-            [key(0), key(1)]
-        })
-    });
-    let keys = if FORKED.load(Ordering::Relaxed) {
-        [
-            FORK_KEYS[0].load(Ordering::Relaxed),
-            FORK_KEYS[1].load(Ordering::Relaxed),
-        ]
-    } else {
-        keys
-    };
-    let bits = permute48(COUNTER.fetch_add(1, Ordering::Relaxed), keys);
+    let bits = permute48(COUNTER.fetch_add(1, Ordering::Relaxed), turn_id_keys());
     let mut out = [0u8; 12];
     for (i, b) in out.iter_mut().enumerate() {
         *b = b"0123456789abcdef"[(bits >> (44 - 4 * i) & 0xf) as usize];
     }
     // Hex digits are ASCII.
     SmolStr::new(std::str::from_utf8(&out).unwrap_or("000000000000"))
+}
+
+/// The keys turn ids are made with. No lock is held at any point, so a
+/// `fork` by another thread at any moment leaves the child able to make
+/// ids (a `OnceLock` caught initialising would block it forever).
+fn turn_id_keys() -> [u64; 2] {
+    static KEYS: AtomicPtr<[u64; 2]> = AtomicPtr::new(std::ptr::null_mut());
+    if FORKED.load(Ordering::Relaxed) {
+        return [
+            FORK_KEYS[0].load(Ordering::Relaxed),
+            FORK_KEYS[1].load(Ordering::Relaxed),
+        ];
+    }
+    let keys = KEYS.load(Ordering::Acquire);
+    if !keys.is_null() {
+        // SAFETY: a published pointer came from `Box::into_raw` below and
+        // is never freed or written again; acquire pairs with the release
+        // that published it, so the keys are initialised.
+        return unsafe { *keys };
+    }
+    publish_keys(&KEYS)
+}
+
+/// Makes keys and publishes them, or takes those another thread published
+/// first.
+#[cold]
+fn publish_keys(slot: &AtomicPtr<[u64; 2]>) -> [u64; 2] {
+    // Registered before any keys are published, by every thread that gets
+    // here (a repeat only makes a child draw keys twice), so a process
+    // forked once keys exist always gets keys of its own.
+    // SAFETY: the handler makes only async-signal-safe system calls and
+    // stores atomics, as one run in a child after `fork` must.
+    unsafe { libc::pthread_atfork(None, None, Some(rekey_after_fork)) };
+    // From the OS, not from std's hasher keys: a child forked before keys
+    // existed has its parent's copy of those.
+    let keys = os_random_keys().unwrap_or_else(|| {
+        let pid = u64::from(std::process::id());
+        let key = |i: u64| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(i);
+            h.write_u64(pid);
+            h.write_u128(clock_nanos());
+            h.finish()
+        };
+        [key(0), key(1)]
+    });
+    let mine = Box::into_raw(Box::new(keys));
+    match slot.compare_exchange(
+        std::ptr::null_mut(),
+        mine,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        // Kept for the life of the process (sixteen bytes).
+        Ok(_) => keys,
+        Err(theirs) => {
+            // SAFETY: `mine` lost the race and was never published, so it
+            // is ours alone; `theirs` is published (see `turn_id_keys`).
+            unsafe {
+                drop(Box::from_raw(mine));
+                *theirs
+            }
+        }
+    }
 }
 
 /// Set in a process forked after the turn-id keys were made, which then
