@@ -1,6 +1,8 @@
 //! Reading logs back: every shape of damage is an error item with its line
 //! number, and the good lines around it are still read.
 
+mod common;
+
 use std::io::Read;
 
 use agent_audit::json::{self, Format};
@@ -8,6 +10,44 @@ use agent_audit::reader::{read_slice, LineError, LineErrorKind, Reader, Record};
 use agent_audit::Event;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/reference_python.jsonl");
+
+/// A `base` event whose metadata numbers it `i`, as a python line.
+fn numbered_line(i: i64) -> String {
+    format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n")
+}
+
+/// A `Follow` run by a thread of its own, whose items (each record's
+/// metadata `i`) the test waits for one at a time.
+struct Followed(std::sync::mpsc::Receiver<Result<agent_audit::Value, LineError>>);
+
+impl Followed {
+    fn start(follow: agent_audit::reader::Follow) -> Followed {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for item in follow {
+                if tx
+                    .send(item.map(|r| r.event.metadata["i"].clone()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Followed(rx)
+    }
+
+    /// The next item, within ten seconds.
+    fn next_item(&self) -> Result<agent_audit::Value, LineError> {
+        self.0
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("follow stalled")
+    }
+
+    /// The next item, which must be a record.
+    fn next(&self) -> agent_audit::Value {
+        self.next_item().unwrap()
+    }
+}
 
 fn summary(r: impl IntoIterator<Item = Result<Record, LineError>>) -> (Vec<u64>, Vec<String>) {
     let mut good = Vec::new();
@@ -230,32 +270,18 @@ fn follow_sees_appends_and_survives_rotation() {
     use std::io::Write;
     use std::time::Duration;
 
-    let dir = std::env::temp_dir().join(format!("agent-audit-follow-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("follow");
     let path = dir.join("audit.jsonl");
-    let line = |i: usize| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    let line = numbered_line;
     std::fs::write(&path, line(0)).unwrap();
 
-    let follow = Follow::open(&path, Start::Beginning)
-        .unwrap()
-        .poll(Duration::from_millis(5));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for item in follow {
-            if tx
-                .send(item.map(|r| r.event.metadata["i"].clone()))
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    let next_item = || {
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("follow stalled")
-    };
-    let next = || next_item().unwrap();
+    let followed = Followed::start(
+        Follow::open(&path, Start::Beginning)
+            .unwrap()
+            .poll(Duration::from_millis(5)),
+    );
+    let next_item = || followed.next_item();
+    let next = || followed.next();
     assert_eq!(next(), agent_audit::Value::from(0i64));
 
     let mut f = std::fs::OpenOptions::new()
@@ -319,11 +345,9 @@ fn follow_with_an_open_file_reads_it_before_the_path_s_new_file() {
     use agent_audit::reader::{Follow, Start};
     use std::time::Duration;
 
-    let dir = std::env::temp_dir().join(format!("agent-audit-follow-open-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("follow-open");
     let path = dir.join("audit.jsonl");
-    let line = |i: i64| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    let line = numbered_line;
     std::fs::write(&path, line(0)).unwrap();
     let file = std::fs::File::open(&path).unwrap();
     let scanned = line(0).len() as u64;
@@ -351,7 +375,6 @@ fn follow_with_an_open_file_reads_it_before_the_path_s_new_file() {
             (1, agent_audit::Value::from(2i64))
         ]
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `Follow` treats a file as `Lines` does: a byte-order mark opening it is
@@ -406,32 +429,19 @@ fn follow_keeps_up_with_late_writes_and_quick_rotations() {
     use std::io::Write;
     use std::time::Duration;
 
-    let dir = std::env::temp_dir().join(format!("agent-audit-follow-rot-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("follow-rot");
     let path = dir.join("audit.jsonl");
     let sibling = |n: u32| dir.join(format!("audit.jsonl.{n}"));
-    let line = |i: i64| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    let line = numbered_line;
     std::fs::write(&path, line(0)).unwrap();
-    let follow = Follow::open(&path, Start::Beginning)
-        .unwrap()
-        .poll(Duration::from_millis(20));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for item in follow {
-            let i = item.map(|r| match &r.event.metadata["i"] {
-                agent_audit::Value::Number(n) => n.as_i64().unwrap_or(-1),
-                _ => -1,
-            });
-            if tx.send(i).is_err() {
-                return;
-            }
-        }
-    });
-    let next = || {
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("follow stalled")
+    let followed = Followed::start(
+        Follow::open(&path, Start::Beginning)
             .unwrap()
+            .poll(Duration::from_millis(20)),
+    );
+    let next = || match followed.next() {
+        agent_audit::Value::Number(n) => n.as_i64().unwrap_or(-1),
+        _ => -1,
     };
     assert_eq!(next(), 0);
 
@@ -483,7 +493,6 @@ fn follow_keeps_up_with_late_writes_and_quick_rotations() {
     }
     assert_eq!(next(), 10);
     assert_eq!(next(), 11);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// An I/O error ends `Follow`: it is returned once, then the iterator is
@@ -570,36 +579,21 @@ fn follow_is_not_blocked_by_a_fifo_at_the_path_or_a_sibling() {
     use agent_audit::reader::{Follow, Start};
     use std::time::Duration;
 
-    let dir = std::env::temp_dir().join(format!("agent-audit-follow-fifo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("follow-fifo");
     let path = dir.join("audit.jsonl");
     let mkfifo = |p: &std::path::Path| {
         let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     };
-    let line = |i: i64| format!("{{\"event_type\": \"base\", \"metadata\": {{\"i\": {i}}}}}\n");
+    let line = numbered_line;
     std::fs::write(&path, line(0)).unwrap();
-    let follow = Follow::open(&path, Start::Beginning)
-        .unwrap()
-        .poll(Duration::from_millis(5));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for item in follow {
-            if tx
-                .send(item.map(|r| r.event.metadata["i"].clone()))
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    let next = || {
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("follow stalled")
+    let followed = Followed::start(
+        Follow::open(&path, Start::Beginning)
             .unwrap()
-    };
+            .poll(Duration::from_millis(5)),
+    );
+    let next = || followed.next();
     assert_eq!(next(), agent_audit::Value::from(0i64));
 
     // Rotated away, with a FIFO at the path for a while, and a writer
@@ -638,7 +632,6 @@ fn follow_is_not_blocked_by_a_fifo_at_the_path_or_a_sibling() {
     std::fs::rename(&path, dir.join("audit.jsonl.2")).unwrap();
     std::fs::write(&path, line(2)).unwrap();
     assert_eq!(next(), agent_audit::Value::from(2i64));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `max_line` holds for every line, however the reads split it, and a
