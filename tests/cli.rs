@@ -659,20 +659,8 @@ fn tail_follow_numbers_lines_after_trailing_blank_ones() {
         (format!("{base}  "), format!("\n{base}garbage\n")),
     ] {
         std::fs::write(&path, &before).unwrap();
-        let mut child = bin()
-            .args(["tail", "-f", path.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let rx = lines_of(child.stderr.take().unwrap());
-        // Appended once tail has read the file (it polls every 200 ms).
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        append(&path, appended.as_bytes());
-        let got = rx.recv_timeout(std::time::Duration::from_secs(20));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let got = text(&got.expect("tail reported nothing"));
+        let got = tail_follow_reports(&path, &appended, 1);
+        let got = got.first().expect("tail reported nothing");
         assert!(got.starts_with("line 4: "), "{before:?}: {got}");
     }
 }
@@ -692,29 +680,37 @@ fn tail_follow_reports_an_unfinished_overlong_line_once() {
         (format!("{base}{long}\n   "), format!("{base}garbage\n")),
     ] {
         std::fs::write(&path, before).unwrap();
-        let mut child = bin()
-            .args(["tail", "-f", path.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let rx = lines_of(child.stderr.take().unwrap());
-        // Appended once tail has read the file (it polls every 200 ms).
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        append(&path, appended.as_bytes());
-        let mut got = Vec::new();
-        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
-            got.push(text(&line));
-            if got.len() == 2 {
-                break;
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let got = tail_follow_reports(&path, &appended, 2);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("line 2: longer than"), "{got:?}");
         assert!(got[1].starts_with("line 4: "), "{got:?}");
     }
+}
+
+/// Runs `tail -f` on `path`, appends `appended` once it has read the file,
+/// and returns the first `n` lines it reports on stderr (fewer if it
+/// reports nothing more for 20 s).
+fn tail_follow_reports(path: &Path, appended: &str, n: usize) -> Vec<String> {
+    let mut child = bin()
+        .args(["tail", "-f", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(child.stderr.take().unwrap());
+    // Appended once tail has read the file (it polls every 200 ms).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    append(path, appended.as_bytes());
+    let mut got = Vec::new();
+    while got.len() < n {
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(line) => got.push(text(&line)),
+            Err(_) => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    got
 }
 
 /// Appends `bytes` to the file at `path`.
