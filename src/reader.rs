@@ -591,6 +591,27 @@ fn open_probe(path: &std::path::Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
+/// Where the line that byte `offset` of `file` lies in starts (just after
+/// the last newline before `offset`), if that is at most `within` bytes
+/// back; `None` if it starts further back. An error of kind
+/// `UnexpectedEof` if the file is shorter than `offset`.
+pub fn line_start(file: &std::fs::File, offset: u64, within: u64) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    let limit = offset.saturating_sub(within);
+    let mut chunk = [0u8; 8 << 10];
+    let mut end = offset;
+    while end > limit {
+        let from = end.saturating_sub(chunk.len() as u64).max(limit);
+        let buf = &mut chunk[..(end - from) as usize];
+        file.read_exact_at(buf, from)?;
+        if let Some(nl) = memchr::memrchr(b'\n', buf) {
+            return Ok(Some(from + nl as u64 + 1));
+        }
+        end = from;
+    }
+    Ok((limit == 0).then_some(0))
+}
+
 /// How many of `line`'s first bytes are a byte-order mark or the start of
 /// one: not counted in the first line's length, as `Lines` does not.
 fn bom_len(line: &[u8]) -> usize {
@@ -682,45 +703,20 @@ impl Follow {
     /// than `max_line` bytes back is skipped to its end instead.
     fn find_line_start(&mut self) -> io::Result<()> {
         use std::io::Seek;
-        use std::os::unix::fs::FileExt;
         self.resync = false;
         // Looking back `max_line + 1` bytes is enough to tell, plus three
         // for a byte-order mark the first line does not count.
-        let limit = self
-            .offset
-            .saturating_sub((self.max_line as u64).saturating_add(4));
-        let mut chunk = [0u8; 8 << 10];
-        let mut end = self.offset;
-        let start = loop {
-            if end == 0 {
-                break Some(0);
-            }
-            if end <= limit {
-                break None;
-            }
-            let from = end.saturating_sub(chunk.len() as u64).max(limit);
-            let buf = &mut chunk[..(end - from) as usize];
-            let n = match self.file.read_at(buf, from) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if n < buf.len() {
-                // Shrank meanwhile: the truncation is seen on the next poll.
-                return Ok(());
-            }
-            if let Some(nl) = memchr::memrchr(b'\n', buf) {
-                break Some(from + nl as u64 + 1);
-            }
-            end = from;
-        };
-        match start {
-            Some(start) => {
+        let within = (self.max_line as u64).saturating_add(4);
+        match line_start(&self.file, self.offset, within) {
+            Ok(Some(start)) => {
                 self.file.seek(io::SeekFrom::Start(start))?;
                 self.offset = start;
                 self.first_line = start == 0;
             }
-            None => self.skipping = true,
+            Ok(None) => self.skipping = true,
+            // Shrank meanwhile: the truncation is seen on the next poll.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return Err(e),
         }
         Ok(())
     }

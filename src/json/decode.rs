@@ -9,9 +9,9 @@
 //! Python. Envelope keys and the type's own fields must have their schema's
 //! JSON type; a wrong type is an error naming the field. Own fields a line
 //! lacks take their defaults; envelope keys a line lacks stay absent (they
-//! are not written back unless given a value later). Keys the schema does not know, and every field of
-//! an unknown `event_type`, go to [`Event::extra`] in order of first
-//! appearance.
+//! are not written back unless given a value later). Keys the schema does
+//! not know, and every field of an unknown `event_type`, go to
+//! [`Event::extra`] in order of first appearance.
 
 use simd_json::Node;
 use smol_str::SmolStr;

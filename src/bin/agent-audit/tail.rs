@@ -342,27 +342,17 @@ pub fn run(args: Args) -> CmdResult {
 fn unfinished_line_longer_than(file: &File, len: u64, max: usize) -> bool {
     use std::os::unix::fs::FileExt;
     // Far enough back to tell, with room for the mark.
-    let limit = len.saturating_sub((max as u64).saturating_add(4));
-    let mut chunk = [0u8; 8 << 10];
-    let mut end = len;
-    while end > limit {
-        let from = end.saturating_sub(chunk.len() as u64).max(limit);
-        let buf = &mut chunk[..(end - from) as usize];
-        if file.read_exact_at(buf, from).is_err() {
-            return false;
+    let within = (max as u64).saturating_add(4);
+    match agent_audit::reader::line_start(file, len, within) {
+        Ok(Some(start)) => {
+            let mut mark = [0u8; 3];
+            let bom =
+                start == 0 && file.read_exact_at(&mut mark, 0).is_ok() && mark == *b"\xEF\xBB\xBF";
+            len - start - if bom { 3 } else { 0 } > max as u64
         }
-        if let Some(nl) = memchr::memrchr(b'\n', buf) {
-            return len - (from + nl as u64 + 1) > max as u64;
-        }
-        end = from;
+        Ok(None) => true,
+        Err(_) => false,
     }
-    if limit > 0 {
-        return true;
-    }
-    // The whole file is one unfinished line.
-    let mut mark = [0u8; 3];
-    let bom = len >= 3 && file.read_exact_at(&mut mark, 0).is_ok() && mark == *b"\xEF\xBB\xBF";
-    len - if bom { 3 } else { 0 } > max as u64
 }
 
 #[cfg(test)]
