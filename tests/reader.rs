@@ -556,6 +556,16 @@ fn follow_started_inside_a_line_reads_that_line_whole() {
         assert_eq!(types(follow, 2), want, "{start:?}");
     }
 
+    // The file's first line, after a byte-order mark, unfinished.
+    std::fs::write(&path, "\u{feff}".to_string() + &second[..cut]).unwrap();
+    let follow = Follow::open(&path, Start::End).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &second.as_bytes()[cut..]).unwrap();
+    assert_eq!(types(follow, 1), ["1 error"]);
+
     // Begun more than max_line bytes before the end.
     std::fs::write(&path, first.clone() + &"x".repeat(40)).unwrap();
     let follow = Follow::open(&path, Start::End).unwrap().max_line(30);
