@@ -20,7 +20,6 @@
 //! Every method takes the event's own arguments first and the optional
 //! `agent` and `turn` ids last.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -100,17 +99,7 @@ fn publish_keys(slot: &AtomicPtr<[u64; 2]>) -> [u64; 2] {
     unsafe { libc::pthread_atfork(None, None, Some(rekey_after_fork)) };
     // From the OS, not from std's hasher keys: a child forked before keys
     // existed has its parent's copy of those.
-    let keys = os_random_keys().unwrap_or_else(|| {
-        let pid = u64::from(std::process::id());
-        let key = |i: u64| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(i);
-            h.write_u64(pid);
-            h.write_u128(clock_nanos());
-            h.finish()
-        };
-        [key(0), key(1)]
-    });
+    let keys = fresh_keys();
     let mine = Box::into_raw(Box::new(keys));
     match slot.compare_exchange(
         std::ptr::null_mut(),
@@ -139,17 +128,22 @@ static FORKED: AtomicBool = AtomicBool::new(false);
 static FORK_KEYS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 extern "C" fn rekey_after_fork() {
-    // Entropy from the OS; failing that, this process's pid and the time,
-    // which differ from the parent's and from a sibling's.
-    let keys = os_random_keys().unwrap_or_else(|| {
+    let keys = fresh_keys();
+    FORK_KEYS[0].store(keys[0], Ordering::Relaxed);
+    FORK_KEYS[1].store(keys[1], Ordering::Relaxed);
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// Keys of this process's own, by async-signal-safe calls only: entropy
+/// from the OS; failing that, the pid and the time, which differ from a
+/// parent's and from a sibling's.
+fn fresh_keys() -> [u64; 2] {
+    os_random_keys().unwrap_or_else(|| {
         // SAFETY: `getpid` has no preconditions.
         let pid = unsafe { libc::getpid() } as u64;
         let t = clock_nanos();
         [mix64(pid ^ t as u64), mix64((t >> 64) as u64 ^ !pid)]
-    });
-    FORK_KEYS[0].store(keys[0], Ordering::Relaxed);
-    FORK_KEYS[1].store(keys[1], Ordering::Relaxed);
-    FORKED.store(true, Ordering::Relaxed);
+    })
 }
 
 /// Two keys from `getrandom(2)`, called directly: async-signal-safe, and
